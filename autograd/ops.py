@@ -1,0 +1,173 @@
+"""The op table: every op's forward, local derivatives and their formulas, defined once.
+
+Each entry gives Python expressions in the operand names ``x``, ``y`` (``n`` for a
+constant parameter, ``out`` for the result).  The engine compiles them into one
+function per op returning ``(out, local_grads)``; explain, rendering and code
+generation read the same strings.  N-ary ops (``sum``, ``linear``, ``logsumexp``)
+take the list ``xs`` instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+INF = math.inf
+
+# Helpers the expressions may call; code generation copies this source verbatim.
+HELPERS_SOURCE = '''
+def _sigmoid(x):
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _softplus(x):
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _linear(xs):
+    n = len(xs) // 2
+    s = 0.0
+    for i in range(n):
+        s += xs[i] * xs[n + i]
+    return s + xs[-1]
+
+
+def _logsumexp(xs):
+    m = max(xs)
+    return m + math.log(math.fsum([math.exp(v - m) for v in xs]))
+'''
+
+_HELPERS: dict = {"math": math}
+exec(HELPERS_SOURCE, _HELPERS)
+
+
+class DomainError(Exception):
+    """Raised inside an op's compiled function; the engine adds the operands' labels."""
+
+    def __init__(self, kind: type[Exception], reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op: forward expression, local-derivative expressions and formula text per input."""
+
+    name: str
+    arity: int  # 1 or 2 operands; 0 means n-ary (operands in the list xs)
+    forward: str  # Python expression of the result
+    local: tuple[str, ...]  # Python expression of d out / d operand, one per operand
+    formula: tuple[str, ...]  # the same derivatives as a reader writes them
+    show: str  # how the op reads in a derivation, e.g. "{x} * {y}"
+    checks: tuple[tuple[str, type, str], ...] = ()  # (must hold before forward, error, reason)
+    param: bool = False  # True when the op has a constant parameter n (x ** 2.0, 2.0 ** x)
+    fn: Callable = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fn", _compile(self))
+
+
+def _compile(op: Op) -> Callable:
+    """Build ``fn(operands) -> (out, local_grads)`` from the op's expressions."""
+    args = {0: "xs", 1: "x", 2: "x, y"}[op.arity] + (", n" if op.param else "")
+    lines = [f"def {op.name}({args}):"]
+    for cond, kind, reason in op.checks:
+        lines.append(f"    if not ({cond}): raise DomainError({kind.__name__}, {reason!r})")
+    lines.append(f"    out = {op.forward}")
+    lines.append("    if not -INF < out < INF: raise DomainError(OverflowError, 'result overflows a float')")
+    lines.append(f"    grads = {_local_tuple(op)}")
+    lines.append("    return out, grads")
+    ns = dict(_HELPERS, DomainError=DomainError, INF=INF)
+    exec("\n".join(lines), ns)
+    return ns[op.name]
+
+
+def _local_tuple(op: Op) -> str:
+    if op.arity == 0:
+        return op.local[0]
+    return "(" + ", ".join(op.local) + ",)"
+
+
+def _op(*args, **kwargs) -> Op:
+    op = Op(*args, **kwargs)
+    OPS[op.name] = op
+    return op
+
+
+OPS: dict[str, Op] = {}
+
+ADD = _op("add", 2, "x + y", ("1.0", "1.0"), ("1", "1"), "{x} + {y}")
+SUB = _op("sub", 2, "x - y", ("1.0", "-1.0"), ("1", "-1"), "{x} - {y}")
+MUL = _op("mul", 2, "x * y", ("y", "x"), ("y", "x"), "{x} * {y}")
+DIV = _op(
+    "div", 2, "x / y", ("1.0 / y", "-out / y"), ("1/y", "-x/y^2"), "{x} / {y}",
+    checks=(("y != 0.0", ZeroDivisionError, "division by zero"),),
+)
+NEG = _op("neg", 1, "-x", ("-1.0",), ("-1",), "-{x}")
+POW = _op(
+    "pow", 2, "x ** y", ("y * x ** (y - 1.0)", "out * math.log(x)"),
+    ("y * x^(y-1)", "x^y * ln(x)"), "{x}^{y}",
+    checks=(("x > 0.0", ValueError, "base must be > 0 when the exponent is a Value"),),
+)
+POWC = _op(
+    "pow_const", 1, "x ** n", ("n * x ** (n - 1.0)",), ("n * x^(n-1)",), "{x}^{n}",
+    checks=(
+        ("x != 0.0 or n >= 1.0 or n == 0.0", ZeroDivisionError, "0 to a power below 1 has no derivative"),
+        ("x >= 0.0 or n == int(n)", ValueError, "a negative base needs an integer exponent"),
+    ),
+    param=True,
+)
+RPOWC = _op(
+    "rpow_const", 1, "n ** x", ("out * math.log(n)",), ("n^x * ln(n)",), "{n}^{x}",
+    checks=(("n > 0.0", ValueError, "base must be > 0 for a Value exponent"),),
+    param=True,
+)
+EXP = _op("exp", 1, "math.exp(x) if x < 709.8 else INF", ("out",), ("exp(x)",), "exp({x})")
+LOG = _op(
+    "log", 1, "math.log(x)", ("1.0 / x",), ("1/x",), "ln({x})",
+    checks=(("x > 0.0", ValueError, "input must be > 0"),),
+)
+SQRT = _op(
+    "sqrt", 1, "math.sqrt(x)", ("0.5 / out",), ("1 / (2 sqrt(x))",), "sqrt({x})",
+    checks=(
+        ("x >= 0.0", ValueError, "input must be >= 0"),
+        ("x != 0.0", ZeroDivisionError, "derivative 1/(2 sqrt(x)) is infinite at 0"),
+    ),
+)
+TANH = _op("tanh", 1, "math.tanh(x)", ("1.0 - out * out",), ("1 - tanh(x)^2",), "tanh({x})")
+SIGMOID = _op(
+    "sigmoid", 1, "_sigmoid(x)", ("out * (1.0 - out)",), ("sigmoid(x) (1 - sigmoid(x))",),
+    "sigmoid({x})",
+)
+RELU = _op("relu", 1, "x if x > 0.0 else 0.0", ("1.0 if x > 0.0 else 0.0",), ("1 if x > 0 else 0",), "relu({x})")
+SOFTPLUS = _op("softplus", 1, "_softplus(x)", ("_sigmoid(x)",), ("sigmoid(x)",), "softplus({x})")
+# n-ary ops: operands in xs; `local` is one expression building the whole tuple,
+# `formula` holds one entry per operand kind (see formula_text).
+SUM = _op("sum", 0, "math.fsum(xs)", ("(1.0,) * len(xs)",), ("1",), "{xs}")
+LINEAR = _op(
+    "linear", 0,
+    "_linear(xs)",
+    ("(*xs[len(xs) // 2:-1], *xs[:len(xs) // 2], 1.0)",),
+    ("x_i", "w_i", "1"), "{w}.{x} + {b}",
+)
+LOGSUMEXP = _op(
+    "logsumexp", 0, "_logsumexp(xs)", ("tuple([math.exp(v - out) for v in xs])",),
+    ("exp(x_i - logsumexp(x))",), "logsumexp({xs})",
+)
+
+
+def formula_text(op: Op, index: int, arity: int) -> str:
+    """The formula of d out / d operand ``index`` for a node with ``arity`` operands."""
+    if op.arity:
+        return op.formula[index]
+    if op is LINEAR:
+        n = (arity - 1) // 2
+        if index == arity - 1:
+            return "1"
+        return f"x_{index + 1}" if index < n else f"w_{index - n + 1}"
+    return op.formula[0]
