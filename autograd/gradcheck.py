@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .value import Number, Value
 
@@ -33,7 +33,8 @@ def gradcheck(
         rows.append(f"{i:>5}  {xs[i]:>14.6g}  {leaf.grad:>16.9g}  {numeric:>16.9g}  {'ok' if ok else 'MISMATCH'}")
     if bad:
         head = f"{'input':>5}  {'value':>14}  {'analytic':>16}  {'numeric':>16}"
-        raise GradcheckError("gradcheck failed (atol=%g, rtol=%g):\n%s\n%s" % (atol, rtol, head, "\n".join(rows)))
+        table = "\n".join([head, *rows])
+        raise GradcheckError(f"gradcheck failed (atol={atol:g}, rtol={rtol:g}):\n{table}")
     return True
 
 

@@ -10,8 +10,8 @@ take the list ``xs`` instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 INF = math.inf
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import gc
 import math
 import numbers
-from typing import Iterable, Sequence, Union
+from collections.abc import Iterable, Sequence
 
 from . import ops
 from .ops import DomainError, Op
 
-Number = Union[int, float]
+Number = int | float
 
 
 class Value:

@@ -1,0 +1,1 @@
+"""Neural-network modules, losses and optimizers built from autograd Values."""
