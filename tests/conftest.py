@@ -1,0 +1,44 @@
+"""Shared fixtures: the 2-2-2 network of the reference page built from bare Values."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograd import Value
+
+# Published numbers of ../shared/reference/hand-derivations.md, section 1 (9 decimals: match to 5e-10).
+TOL = 5e-10
+WEIGHTS = {"w1": 0.15, "w2": 0.20, "w3": 0.25, "w4": 0.30, "w5": 0.40, "w6": 0.45, "w7": 0.50, "w8": 0.55}
+
+
+def build_mazur() -> dict[str, Value]:
+    """The 2-2-2 sigmoid network with E_total = sum 1/2 (target - out)^2; every quantity labeled."""
+    v = {name: Value(x, label=name) for name, x in WEIGHTS.items()}
+    i1, i2 = Value(0.05, label="i1"), Value(0.10, label="i2")
+    b1, b2 = Value(0.35, label="b1"), Value(0.60, label="b2")
+    net = {
+        "net_h1": v["w1"] * i1 + v["w2"] * i2 + b1,
+        "net_h2": v["w3"] * i1 + v["w4"] * i2 + b1,
+    }
+    for name in ("net_h1", "net_h2"):
+        net[name].label = name
+    out_h1, out_h2 = net["net_h1"].sigmoid(), net["net_h2"].sigmoid()
+    out_h1.label, out_h2.label = "out_h1", "out_h2"
+    net_o1 = v["w5"] * out_h1 + v["w6"] * out_h2 + b2
+    net_o2 = v["w7"] * out_h1 + v["w8"] * out_h2 + b2
+    net_o1.label, net_o2.label = "net_o1", "net_o2"
+    out_o1, out_o2 = net_o1.sigmoid(), net_o2.sigmoid()
+    out_o1.label, out_o2.label = "out_o1", "out_o2"
+    e_o1 = 0.5 * (0.01 - out_o1) ** 2
+    e_o2 = 0.5 * (0.99 - out_o2) ** 2
+    e_o1.label, e_o2.label = "E_o1", "E_o2"
+    e_total = e_o1 + e_o2
+    e_total.label = "E_total"
+    nodes = dict(v, i1=i1, i2=i2, b1=b1, b2=b2, out_h1=out_h1, out_h2=out_h2, net_o1=net_o1, net_o2=net_o2)
+    nodes.update(net, out_o1=out_o1, out_o2=out_o2, E_o1=e_o1, E_o2=e_o2, E_total=e_total)
+    return nodes
+
+
+@pytest.fixture
+def mazur() -> dict[str, Value]:
+    return build_mazur()
