@@ -1,0 +1,1 @@
+"""Runnable walkthroughs: ``python -m demos.NAME`` from the repository root."""
