@@ -1,0 +1,108 @@
+"""Train MLP(2, [16, 16, 1]) on a seeded two-moons set, as micrograd's demo does.
+
+Run ``python -m demos.moons [--save model.json]``. Max-margin (SVM) loss plus L2, full-batch
+SGD with a learning rate decaying from 1.0 to 0.1; pure Python, no downloads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+from collections.abc import Sequence
+
+import nn
+from autograd import Value, sum_values
+
+Point = list[float]
+SIZES = [16, 16, 1]
+ALPHA = 1e-4  # L2 strength, as in micrograd's demo
+
+
+def make_moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[list[Point], list[int]]:
+    """Two interleaving half circles (``sklearn.datasets.make_moons``'s shape), shuffled; labels -1 / +1."""
+    rng = random.Random(seed)
+    n_out = n // 2
+    n_in = n - n_out
+    points = []
+    for k in range(n_out):  # upper moon, label -1
+        t = math.pi * k / max(n_out - 1, 1)
+        points.append(([math.cos(t), math.sin(t)], -1))
+    for k in range(n_in):  # lower moon, label +1
+        t = math.pi * k / max(n_in - 1, 1)
+        points.append(([1.0 - math.cos(t), 0.5 - math.sin(t)], 1))
+    rng.shuffle(points)
+    xs = [[x + rng.gauss(0.0, noise), y + rng.gauss(0.0, noise)] for (x, y), _ in points]
+    ys = [label for _, label in points]
+    return xs, ys
+
+
+def build_model(seed: int = 0) -> nn.MLP:
+    """MLP(2, [16, 16, 1]): two ReLU hidden layers of 16 and a linear output, the score."""
+    return nn.MLP(2, SIZES, activation="relu", output_activation="linear", seed=seed)
+
+
+def loss_and_accuracy(
+    model: nn.MLP, xs: Sequence[Point], ys: Sequence[int], alpha: float = ALPHA
+) -> tuple[Value, float]:
+    """Mean max-margin loss relu(1 - y score) plus ``alpha`` * sum p^2, and the fraction classified right."""
+    scores = [model(x)[0] for x in xs]
+    margins = [(1.0 - y * s).relu() for y, s in zip(ys, scores)]
+    data_loss = sum_values(margins) / len(margins)
+    reg_loss = alpha * sum_values(p * p for p in model.parameters())
+    hits = sum((s.data > 0.0) == (y > 0) for y, s in zip(ys, scores))
+    return data_loss + reg_loss, hits / len(ys)
+
+
+def progress(done: int, total: int, width: int = 20) -> str:
+    filled = width * done // total
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def train(
+    model: nn.MLP, xs: Sequence[Point], ys: Sequence[int], epochs: int, quiet: bool = False
+) -> tuple[float, float]:
+    """Full-batch SGD, lr = 1.0 - 0.9 * epoch / epochs; prints one progress line per epoch. Returns (loss, acc)."""
+    opt = nn.SGD(model.parameters(), lr=1.0)
+    for epoch in range(epochs):
+        loss, acc = loss_and_accuracy(model, xs, ys)
+        opt.zero_grad()
+        loss.backward()
+        opt.lr = 1.0 - 0.9 * epoch / epochs
+        opt.step()
+        if not quiet:
+            print(f"epoch {epoch + 1:3d}/{epochs} {progress(epoch + 1, epochs)} "
+                  f"loss {loss.data:.4f}  accuracy {acc:6.1%}  lr {opt.lr:.3f}", flush=True)
+    loss, acc = loss_and_accuracy(model, xs, ys)
+    return loss.data, acc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demos.moons", description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100, help="number of points (default 100)")
+    parser.add_argument("--noise", type=float, default=0.1, help="Gaussian noise of the points (default 0.1)")
+    parser.add_argument("--epochs", type=int, default=100, help="full-batch SGD steps (default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the data and the initial weights")
+    parser.add_argument("--save", metavar="PATH", help="write the trained model to PATH as JSON")
+    parser.add_argument("--quiet", action="store_true", help="print only the final lines")
+    args = parser.parse_args(argv)
+    if args.n < 2 or args.epochs < 1:
+        parser.error("--n must be >= 2 and --epochs >= 1")
+
+    xs, ys = make_moons(args.n, args.noise, args.seed)
+    model = build_model(args.seed)
+    print(f"two moons: {args.n} points, noise {args.noise}, seed {args.seed}; "
+          f"{model!r} with {len(model.parameters())} parameters")
+    print(f"loss: mean max(0, 1 - y * score) + {ALPHA:g} * sum p^2; SGD, lr 1.0 decaying to 0.1")
+    loss, acc = train(model, xs, ys, args.epochs, quiet=args.quiet)
+    print(f"final loss: {loss:.4f}")
+    if args.save:
+        model.save(args.save)
+        print(f"saved the model to {args.save}")
+    print(f"final accuracy: {100.0 * acc:.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
