@@ -1,0 +1,231 @@
+"""The 2-2-2 sigmoid network of the reference page, built with ``nn``, every number beside the published one.
+
+Run ``python -m demos.mazur`` from the repository root: one forward pass, E_total, the chain-rule factors,
+all eight gradients and the weights after one update, each checked against the hand derivation.
+``--steps N`` keeps training for N updates in all and prints E_total every so often.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import nn
+from autograd import Value
+
+# The set-up and the published numbers of shared/reference/hand-derivations.md, section 1
+# ("The 2-2-2 sigmoid network"). Published values have 9 decimals: they match to within TOL.
+INPUTS = (0.05, 0.10)  # i1, i2
+TARGETS = (0.01, 0.99)  # targets of o1, o2
+HIDDEN_W = ((0.15, 0.20), (0.25, 0.30))  # [[w1, w2], [w3, w4]]: rows = neurons h1, h2
+OUTPUT_W = ((0.40, 0.45), (0.50, 0.55))  # [[w5, w6], [w7, w8]]: rows = neurons o1, o2
+B1, B2 = 0.35, 0.60  # one bias per layer, shared by its two neurons, not trained
+LR = 0.5
+TOL = 5e-10
+
+PUBLISHED_FORWARD = {
+    "net_h1": 0.377500000,
+    "out_h1": 0.593269992,
+    "out_h2": 0.596884378,
+    "net_o1": 1.105905967,
+    "out_o1": 0.751365070,
+    "out_o2": 0.772928465,
+    "E_o1": 0.274811083,
+    "E_o2": 0.023560026,
+    "E_total": 0.298371109,
+}
+# The factors of the two chain-rule paths the page multiplies out (w5: one path; w1: two paths that add).
+PUBLISHED_FACTORS = {
+    "dE_total/dout_o1": 0.741365070,
+    "dout_o1/dnet_o1": 0.186815602,
+    "dnet_o1/dw5": 0.593269992,
+    "dE_o1/dnet_o1": 0.138498562,
+    "dE_o2/dnet_o2": -0.038098237,
+    "dE_o1/dout_h1": 0.055399425,
+    "dE_o2/dout_h1": -0.019049118,
+    "dE_total/dout_h1": 0.036350306,
+    "dout_h1/dnet_h1": 0.241300709,
+    "dnet_h1/dw1": 0.05,
+}
+PUBLISHED_GRADIENTS = {"dE_dw5": 0.082167041, "dE_dw1": 0.000438568}
+PUBLISHED_UPDATED = {
+    "w1_after": 0.149780716,
+    "w2_after": 0.199561432,
+    "w3_after": 0.249751144,
+    "w4_after": 0.299502287,
+    "w5_after": 0.358916480,
+    "w6_after": 0.408666186,
+    "w7_after": 0.511301270,
+    "w8_after": 0.561370121,
+}
+WEIGHT_NAMES = tuple(f"w{k}" for k in range(1, 9))
+
+
+def make_model() -> tuple[nn.MLP, dict[str, Value]]:
+    """The 2-2-2 MLP with the reference's weights; its parameters relabeled w1..w8, b1, b2."""
+    model = nn.MLP(2, [2, 2], activation="sigmoid", output_activation="sigmoid", seed=0)
+    hidden, output = model.layers
+    for layer, weights, bias, first in ((hidden, HIDDEN_W, B1, 1), (output, OUTPUT_W, B2, 5)):
+        for i, row in enumerate(weights):
+            for j, w in enumerate(row):
+                layer.W[i][j].data = w
+                layer.W[i][j].label = f"w{first + 2 * i + j}"
+        shared = layer.b[0]
+        shared.data, shared.label = bias, "b1" if layer is hidden else "b2"
+        layer.b = [shared] * layer.nout  # one bias per layer, as in the reference
+    return model, parameters_of(model)
+
+
+def parameters_of(model: nn.MLP) -> dict[str, Value]:
+    """``{"w1": ..., "w8": ..., "b1": ..., "b2": ...}`` read from the layers (W = [[w1, w2], [w3, w4]])."""
+    hidden, output = model.layers
+    weights = [w for layer in (hidden, output) for row in layer.W for w in row]
+    params = dict(zip(WEIGHT_NAMES, weights))
+    params["b1"], params["b2"] = hidden.b[0], output.b[0]
+    return params
+
+
+def forward(model: nn.MLP) -> dict[str, Value]:
+    """One forward pass and E_total = sum 1/2 (target - out)^2, with every quantity of the page labeled."""
+    q = parameters_of(model)
+    xs = [Value(x, label=f"i{k + 1}") for k, x in enumerate(INPUTS)]
+    targets = [Value(t, label=f"target_o{k + 1}") for k, t in enumerate(TARGETS)]
+    hidden, output = model.layers
+    outs_h = hidden(xs)
+    outs_o = output(outs_h)
+    e_total = nn.mse_loss(outs_o, targets, reduction="half_sum")  # a sum node over E_o1, E_o2
+    nodes = [*xs, *targets]
+    for k in (1, 2):
+        for layer_name, out in (("h", outs_h[k - 1]), ("o", outs_o[k - 1])):
+            out.label = f"out_{layer_name}{k}"
+            out.inputs[0].label = f"net_{layer_name}{k}"
+            nodes += [out.inputs[0], out]
+        e_total.inputs[k - 1].label = f"E_o{k}"
+        nodes.append(e_total.inputs[k - 1])
+    e_total.label = "E_total"
+    q.update((v.label, v) for v in [*nodes, e_total])
+    return q
+
+
+def build() -> tuple[nn.MLP, list[Value], dict[str, Value]]:
+    """The model, its trainable weights w1..w8 (biases excluded), and the labeled quantities of one forward pass."""
+    model, params = make_model()
+    return model, [params[name] for name in WEIGHT_NAMES], forward(model)
+
+
+def local(node: Value, child: Value) -> float:
+    """d node / d child, read from the node's local derivatives."""
+    return sum(g for v, g in zip(node.inputs, node.local_grads) if v is child)
+
+
+def factors(q: dict[str, Value]) -> dict[str, float]:
+    """The page's chain-rule factors, read from the graph after backward()."""
+    delta_o1, delta_o2 = q["net_o1"].grad, q["net_o2"].grad
+    return {
+        "dE_total/dout_o1": q["out_o1"].grad,
+        "dout_o1/dnet_o1": local(q["out_o1"], q["net_o1"]),
+        "dnet_o1/dw5": local(q["net_o1"], q["w5"]),
+        "dE_o1/dnet_o1": delta_o1,
+        "dE_o2/dnet_o2": delta_o2,
+        "dE_o1/dout_h1": delta_o1 * local(q["net_o1"], q["out_h1"]),
+        "dE_o2/dout_h1": delta_o2 * local(q["net_o2"], q["out_h1"]),
+        "dE_total/dout_h1": q["out_h1"].grad,
+        "dout_h1/dnet_h1": local(q["out_h1"], q["net_h1"]),
+        "dnet_h1/dw1": local(q["net_h1"], q["w1"]),
+    }
+
+
+def train(model: nn.MLP, weights: list[Value], start: int, end: int, every: int) -> list[tuple[int, float]]:
+    """Gradient descent on ``weights`` from ``start`` to ``end`` updates in all; ``(updates, E_total)``
+    at ``start``, each multiple of ``every`` and ``end``."""
+    opt = nn.SGD(weights, lr=LR)
+    history = []
+    for n in range(start, end + 1):
+        loss = nn.mse_loss(model(list(INPUTS)), list(TARGETS), reduction="half_sum")
+        if n == start or n == end or n % every == 0:
+            history.append((n, loss.data))
+        if n == end:
+            break
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return history
+
+
+class Table:
+    """Rows of quantity / chainrule / published / check; remembers whether every check passed."""
+
+    def __init__(self) -> None:
+        self.ok = True
+        print(f"  {'quantity':<22} {'chainrule':>16} {'published':>14}  check")
+
+    def section(self, title: str) -> None:
+        print(f"{title}")
+
+    def row(self, name: str, got: float, want: float | None, tol: float = TOL, note: str = "") -> None:
+        if want is None:
+            print(f"  {name:<22} {got:16.12f} {'-':>14}")
+            return
+        good = abs(got - want) <= tol
+        self.ok &= good
+        print(f"  {name:<22} {got:16.12f} {want:14.9f}  {'✓' if good else '✗ MISMATCH'}{note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demos.mazur", description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=0, metavar="N",
+                        help="after the checked update, keep training to N updates in all and print E_total")
+    args = parser.parse_args(argv)
+    if args.steps < 0:
+        parser.error("--steps must be >= 0")
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
+
+    model, weights, q = build()
+    print("The 2-2-2 sigmoid network (reference section 1): i = (0.05, 0.10), targets (0.01, 0.99),")
+    print(f"E_total = sum 1/2 (target - out)^2, one step of gradient descent with lr = {LR} on w1..w8 (biases fixed).")
+    table = Table()
+    table.section("forward pass")
+    for name in ("net_h1", "net_h2", "out_h1", "out_h2", "net_o1", "net_o2", "out_o1", "out_o2", "E_o1", "E_o2"):
+        table.row(name, q[name].data, PUBLISHED_FORWARD.get(name))
+    table.row("E_total", q["E_total"].data, PUBLISHED_FORWARD["E_total"])
+
+    q["E_total"].backward()
+    table.section("chain-rule factors (w5: one path; w1: through o1 and o2, the two add)")
+    for name, got in factors(q).items():
+        table.row(name, got, PUBLISHED_FACTORS[name])
+
+    table.section("gradients dE_total/dw (* = derived from the published update, (w - w_after) / lr)")
+    grads = {name: q[name].grad for name in WEIGHT_NAMES}
+    olds = {name: q[name].data for name in WEIGHT_NAMES}
+    for name in WEIGHT_NAMES:
+        key = f"dE_d{name}"
+        if key in PUBLISHED_GRADIENTS:
+            table.row(key, grads[name], PUBLISHED_GRADIENTS[key])
+        else:
+            derived = (olds[name] - PUBLISHED_UPDATED[f"{name}_after"]) / LR
+            table.row(key, grads[name], derived, tol=TOL / LR, note=" *")
+
+    nn.SGD(weights, lr=LR).step()
+    table.section(f"after one update w -= {LR} * dE_total/dw (biases are not trained)")
+    for name in WEIGHT_NAMES:
+        table.row(f"{name}_after", q[name].data, PUBLISHED_UPDATED[f"{name}_after"])
+    table.row("b1", q["b1"].data, B1, tol=0.0)
+    table.row("b2", q["b2"].data, B2, tol=0.0)
+    print(f"* published to 9 decimals after the update, so a derived gradient is good to {TOL / LR:g}")
+    print("all values match the reference" if table.ok else "SOME VALUES DO NOT MATCH THE REFERENCE")
+
+    if args.steps > 1:
+        history = [(0, q["E_total"].data), *train(model, weights, 1, args.steps, max(1, args.steps // 10))]
+        print(f"\ntraining on: E_total after each number of updates (lr = {LR})")
+        print(f"  {'updates':>8}  {'E_total':>14}")
+        for n, error in history:
+            print(f"  {n:>8}  {error:14.10f}")
+        outs = model(list(INPUTS))
+        print(f"outputs after {args.steps} updates: out_o1 = {outs[0].data:.9f} (target {TARGETS[0]}), "
+              f"out_o2 = {outs[1].data:.9f} (target {TARGETS[1]})")
+    return 0 if table.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
