@@ -5,27 +5,26 @@ from __future__ import annotations
 import math
 import numbers
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from autograd import Value, linear
-from autograd.ops import LINEAR
-from autograd.value import _apply  # the node linear() makes, minus its per-operand conversion
+from autograd import Value, ops
+from autograd.ops import LINEAR, Op
+
+# The engine's node constructor: the same nodes autograd.linear() and Value.tanh() make, without the
+# per-call argument checks (the forward pass is the hot loop of training).
+from autograd.value import _apply
 
 from .module import Module
 
-ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "relu": Value.relu,
-    "linear": None,
-}
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
+_ACTIVATION_OPS: dict[str, Op | None] = {"tanh": ops.TANH, "sigmoid": ops.SIGMOID, "relu": ops.RELU, "linear": None}
 
 
-def _activation(name: str) -> Callable[[Value], Value] | None:
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        allowed = ", ".join(repr(a) for a in ACTIVATIONS)
-        raise ValueError(f"unknown activation {name!r}; allowed: {allowed}")
-    return ACTIVATIONS[name]
+def _activation(name: str) -> Op | None:
+    """The op applied after the linear node (None for "linear")."""
+    if not isinstance(name, str) or name not in _ACTIVATION_OPS:
+        raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(map(repr, ACTIVATIONS))}")
+    return _ACTIVATION_OPS[name]
 
 
 def _size(what: str, n: object) -> int:
@@ -59,8 +58,8 @@ class Neuron(Module):
         self.b = Value(_uniform(rng, self.nin), label="b")
 
     def __call__(self, xs: Sequence[Value | float]) -> Value:
-        net = linear(self.w, _inputs(xs, self.nin, "Neuron"), self.b)
-        return net if self._act is None else self._act(net)
+        net = _apply(LINEAR, (*self.w, *_inputs(xs, self.nin, "Neuron"), self.b))
+        return net if self._act is None else _apply(self._act, (net,))
 
     def _named(self) -> Iterator[tuple[str, Value]]:
         for j, w in enumerate(self.w):
@@ -100,7 +99,7 @@ class Layer(Module):
         act = self._act
         if act is None:
             return [_apply(LINEAR, (*row, *xs, b)) for row, b in zip(self.W, self.b)]
-        return [act(_apply(LINEAR, (*row, *xs, b))) for row, b in zip(self.W, self.b)]
+        return [_apply(act, (_apply(LINEAR, (*row, *xs, b)),)) for row, b in zip(self.W, self.b)]
 
     def _named(self) -> Iterator[tuple[str, Value]]:
         for i, row in enumerate(self.W):
