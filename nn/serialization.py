@@ -39,7 +39,11 @@ def load(module: Module, path: str) -> None:
     with open(path, "rb") as f:
         raw = f.read()
     try:
-        values = from_json(module, raw.decode("utf-8"))
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"not UTF-8 text ({e})") from None
+        values = from_json(module, text)
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     for name, p in module.named_parameters():
