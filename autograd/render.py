@@ -30,7 +30,7 @@ INSTALL_HINT = (
     "conda `conda install -c conda-forge graphviz`. (to_dot() works without it.)"
 )
 FORMATS = ("svg", "png", "pdf")
-_NN_PARAM = re.compile(r"(^|[.\s_])[Wb]\[")
+_NN_PARAM = re.compile(r"(^|[.\s_])[Wwb]\[")  # nn's labels: W[1][0,1], b[1][0]; a Neuron's w[0]
 _FONT = "Helvetica"
 _DQ = '"'
 _HIGHLIGHT = "#d62728"
@@ -295,34 +295,48 @@ def _kind(v: Value, root: Value, params: Collection[Value] | None) -> str:
 
 def _highlighted(root: Value, order: list[Value], names: dict[Value, str],
                  highlight: Any) -> tuple[set[Value], set[tuple[Value, Value]]]:
-    """Nodes and (consumer, input) edges on the paths to highlight."""
+    """Nodes and (consumer, input) edges on the paths to highlight.
+
+    A Value or a label: every path from ``root`` to it. An ``Explanation``: its paths, i.e. every path
+    from its output to its wrt (also when it shows the grouped form).
+    """
     if highlight is None:
         return set(), set()
-    if hasattr(highlight, "paths"):  # an Explanation
-        nodes, edges = set(), set()
-        for path in highlight.paths:
-            for factor in path.factors:
-                chain = tuple(factor.chain)
-                nodes.update(chain)
-                edges.update(zip(chain, chain[1:]))
-        return nodes, edges
-    if isinstance(highlight, (Value, str)):
+    if isinstance(highlight, (Value, str)) or hasattr(highlight, "paths"):
         highlight = [highlight]
-    targets = set()
+    nodes: set[Value] = set()
+    edges: set[tuple[Value, Value]] = set()
+    where = set(order)
     for h in highlight:
-        if isinstance(h, Value):
-            targets.add(h)
-            continue
-        found = [v for v in order if names[v] == h]
-        if not found:
-            raise ValueError(f"highlight: no node named {h!r} in the graph")
-        targets.update(found)
-    reaches: set[Value] = set()  # nodes with a path to a target (inputs come first in order)
+        if hasattr(h, "paths"):
+            if h.output not in where or h.wrt not in where:
+                raise ValueError("highlight: the explanation's output or wrt is not in this graph")
+            pairs = [(h.output, h.wrt)]
+        elif isinstance(h, Value):
+            pairs = [(root, h)]
+        else:
+            pairs = [(root, v) for v in order if names[v] == h]
+            if not pairs:
+                raise ValueError(f"highlight: no node named {h!r} in the graph")
+        for top, target in pairs:
+            n, e = _between(top, target, order)
+            nodes |= n
+            edges |= e
+    return nodes, edges
+
+
+def _between(top: Value, target: Value, order: list[Value]) -> tuple[set[Value], set[tuple[Value, Value]]]:
+    """Nodes and edges on every path from ``top`` down to ``target`` (``order``: inputs first)."""
+    below = {top}  # nodes ``top`` depends on
+    for v in reversed(order):
+        if v in below:
+            below.update(v.inputs)
+    reaches: set[Value] = set()  # nodes that depend on ``target``
     for v in order:
-        if v in targets or any(x in reaches for x in v.inputs):
+        if v is target or any(x in reaches for x in v.inputs):
             reaches.add(v)
-    edges = {(v, x) for v in reaches for x in v.inputs if x in reaches}
-    return reaches, edges
+    nodes = below & reaches
+    return nodes, {(v, x) for v in nodes for x in v.inputs if x in nodes}
 
 
 def _folded(e: _Edge) -> bool:

@@ -1,0 +1,341 @@
+"""Rendering: the DOT of the 2-2-2 network holds the hand derivation's numbers; pictures, frames, errors."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from conftest import TOL, build_mazur
+
+from autograd import Value, draw, render_steps, to_dot
+from autograd.render import DotNotFoundError, backprop_dot, save
+
+HOSTILE = 'a"b{c}|<d>\\e\nf ü ∂'
+PRECISE = 12  # significant digits shown, so numbers parsed back from the DOT match to TOL
+
+
+@pytest.fixture
+def dot_program() -> str:
+    """Graphviz's ``dot``: skip without it, unless CHAINRULE_REQUIRE_DOT=1 (as .ci/run sets) makes that a failure."""
+    path = shutil.which("dot")
+    if path is None:
+        if os.environ.get("CHAINRULE_REQUIRE_DOT") == "1":
+            pytest.fail("Graphviz's dot program is missing but CHAINRULE_REQUIRE_DOT=1: apt-get install graphviz")
+        pytest.skip("Graphviz's dot program is not installed (apt-get install graphviz / brew install graphviz)")
+    return path
+
+
+@pytest.fixture
+def graphviz_lib():
+    return pytest.importorskip("graphviz", reason="the graphviz Python package is not installed (chainrule[viz])")
+
+
+@pytest.fixture
+def net() -> dict[str, Value]:
+    v = build_mazur()
+    v["E_total"].backward()
+    return v
+
+
+# -- reading DOT back --------------------------------------------------------------------------------
+NODE = re.compile(r"^\t(v\d+) \[(.*)\]$", re.M)
+OP = re.compile(r"^\t(o\d+) \[(.*)\]$", re.M)
+EDGE = re.compile(r"^\t([vo]\d+) -> ([vo]\d+)(?: \[(.*)\])?$", re.M)
+
+
+def cell(text: str) -> str:
+    return html.unescape(text.replace("\\\\", "\\").replace("<BR/>", "\n"))
+
+
+def nodes(src: str) -> dict[str, dict]:
+    """Value nodes by name: their id, data, grad and attribute text."""
+    out = {}
+    for node_id, attrs in NODE.findall(src):
+        name = cell(re.search(r"<B>(.*?)</B>", attrs, re.S).group(1))
+        data = re.search(r"<TD>data (\S+?)</TD>", attrs)
+        grad = re.search(r"<TD>grad (\S+?)</TD>", attrs)
+        out[name] = {"id": node_id, "attrs": attrs, "data": data and float(data.group(1)),
+                     "grad": grad and float(grad.group(1))}
+    return out
+
+
+def edges(src: str) -> dict[tuple[str, str], list[str]]:
+    """Input edges by (input name, consumer name): their attribute texts (value -> op -> value)."""
+    name = {n["id"]: k for k, n in nodes(src).items()}
+    op_of = {a: name[b] for a, b, _ in EDGE.findall(src) if a.startswith("o")}
+    out: dict[tuple[str, str], list[str]] = {}
+    for a, b, attrs in EDGE.findall(src):
+        if b.startswith("o"):
+            out.setdefault((name[a], op_of[b]), []).append(attrs)
+    return out
+
+
+def local(attrs: str) -> float:
+    """The local derivative an edge label shows (the number after the formula)."""
+    label = re.search(r"label=<(.*)>", attrs).group(1).split("<BR/>")[0]
+    return float(label.rsplit(" = ", 1)[-1])
+
+
+def lit(attrs: str) -> bool:
+    return 'color="#d62728"' in attrs
+
+
+# -- the 2-2-2 network ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("collapse", [True, False])
+def test_every_labeled_value_shows_its_data_and_grad(net, collapse):
+    shown = nodes(to_dot(net["E_total"], collapse=collapse, precision=PRECISE))
+    for name, v in net.items():
+        assert abs(shown[name]["data"] - v.data) < TOL, name
+        assert abs(shown[name]["grad"] - v.grad) < TOL, name
+    # the published numbers of the hand derivation
+    assert abs(shown["E_total"]["data"] - 0.298371109) < TOL
+    assert abs(shown["out_h1"]["data"] - 0.593269992) < TOL
+    assert abs(shown["w5"]["grad"] - 0.082167041) < TOL  # dE_total/dw5
+    assert abs(shown["w1"]["grad"] - 0.000438568) < TOL  # dE_total/dw1
+    assert abs(shown["out_h1"]["grad"] - 0.036350306) < TOL  # dE_total/dout_h1
+    assert abs(shown["net_o1"]["grad"] - 0.138498562) < TOL  # delta of o1
+    assert abs(shown["net_o2"]["grad"] - -0.038098237) < TOL  # delta of o2
+
+
+def test_default_precision_shows_four_significant_digits(net):
+    w1 = nodes(to_dot(net["E_total"]))["w1"]["attrs"]
+    assert "data 0.15<" in w1 and "grad 0.0004386<" in w1
+
+
+def test_folded_edges_carry_the_local_derivatives_of_the_derivation(net):
+    e = edges(to_dot(net["E_total"], precision=PRECISE))
+    dE_total_dE_o1 = local(e["E_o1", "E_total"][0])
+    dE_o1_dout_o1 = local(e["out_o1", "E_o1"][0])
+    dout_o1_dnet_o1 = local(e["net_o1", "out_o1"][0])
+    dnet_o1_dw5 = local(e["w5", "net_o1"][0])
+    dnet_o1_dout_h1 = local(e["out_h1", "net_o1"][0])
+    dnet_o2_dout_h1 = local(e["out_h1", "net_o2"][0])
+    dout_h1_dnet_h1 = local(e["net_h1", "out_h1"][0])
+    dnet_h1_dw1 = local(e["w1", "net_h1"][0])
+    assert dE_total_dE_o1 == 1.0
+    assert abs(dE_o1_dout_o1 - 0.741365070) < TOL  # out_o1 - target_o1
+    assert abs(dout_o1_dnet_o1 - 0.186815602) < TOL
+    assert abs(dnet_o1_dw5 - 0.593269992) < TOL  # out_h1
+    assert dnet_o1_dout_h1 == 0.40 and dnet_o2_dout_h1 == 0.50  # the old w5 and w7
+    assert abs(dout_h1_dnet_h1 - 0.241300709) < TOL
+    assert dnet_h1_dw1 == 0.05  # i1
+    assert "out_h1 = 0.5933" in to_dot(net["E_total"])  # the formula, filled in with the operand's name
+
+
+def test_uncollapsed_edges_hold_each_ops_local_derivative(net):
+    root = net["E_total"]
+    src = to_dot(root, collapse=False, precision=PRECISE)
+    e = edges(src)
+    dout_o1_dnet_o1 = local(e["net_o1", "out_o1"][0])
+    assert abs(dout_o1_dnet_o1 - 0.186815602) < TOL
+    # every real edge of the graph is drawn once, with its local derivative
+    shown = sorted(local(a) for attrs in e.values() for a in attrs)
+    real = sorted(g for v in _order(root) for g in v.local_grads)
+    assert len(shown) == len(real)
+    assert all(abs(a - b) < TOL for a, b in zip(shown, real))
+
+
+def test_op_nodes_are_separate_and_show_the_op_name(net):
+    root = net["E_total"]
+    src = to_dot(root, collapse=False)
+    ops = [re.search(r"label=<(\w+)", attrs).group(1) for _, attrs in OP.findall(src)]
+    assert sorted(ops) == sorted(v.op for v in _order(root) if v.inputs)
+    assert "pow_const<BR/>n = 2" in src  # an op with a constant shows it
+
+
+def test_node_kinds_are_visually_distinct(net):
+    params = [net[f"w{k}"] for k in range(1, 9)]
+    shown = nodes(to_dot(net["E_total"], params=params))
+    fill = {name: re.search(r'fillcolor="(#\w+)"', n["attrs"]).group(1) for name, n in shown.items()}
+    kinds = {"output": fill["E_total"], "parameter": fill["w1"], "input": fill["i1"],
+             "intermediate": fill["net_h1"], "constant": fill["leaf#1"]}
+    assert len(set(kinds.values())) == 5
+    assert fill["w8"] == kinds["parameter"] and fill["b2"] == kinds["input"] and fill["out_o2"] == kinds["intermediate"]
+    assert 'peripheries="2"' in shown["w1"]["attrs"] and "dashed" in shown["leaf#1"]["attrs"]
+
+
+def test_nn_parameters_are_recognized_by_their_labels():
+    w, x, b = Value(0.5, label="W[1][0,0]"), Value(2.0, label="x"), Value(0.1, label="b[1][0]")
+    shown = nodes(to_dot(w * x + b))
+    assert 'peripheries="2"' in shown["W[1][0,0]"]["attrs"] and 'peripheries="2"' in shown["b[1][0]"]["attrs"]
+    assert "peripheries" not in shown["x"]["attrs"]
+
+
+def test_highlight_of_the_w1_explanation_colors_exactly_its_two_paths(net):
+    from autograd.explain import explain
+
+    root, w1 = net["E_total"], net["w1"]
+    why = explain(root, w1)
+    assert len(why.paths) == 2
+    on_paths = {(parent, child) for p in why.paths for f in p.factors
+                for chain in (f.chains or (f.chain,)) for child, parent in zip(chain, chain[1:])}
+    names = _names(root)
+    expected = {(names[a], names[b]) for a, b in on_paths}
+    e = edges(to_dot(root, collapse=False, highlight=why))
+    assert {k for k, attrs in e.items() if any(map(lit, attrs))} == expected
+    shown = nodes(to_dot(root, collapse=False, highlight=why))
+    assert {k for k, n in shown.items() if lit(n["attrs"])} == {n for pair in expected for n in pair}
+
+
+def test_highlight_in_the_collapsed_picture_shows_the_two_paths_between_named_quantities(net):
+    from autograd.explain import explain
+
+    root = net["E_total"]
+    both = {("w1", "net_h1"), ("net_h1", "out_h1"), ("E_o1", "E_total"), ("E_o2", "E_total")}
+    path_o1 = {("out_h1", "net_o1"), ("net_o1", "out_o1"), ("out_o1", "E_o1")}
+    path_o2 = {("out_h1", "net_o2"), ("net_o2", "out_o2"), ("out_o2", "E_o2")}
+    for highlight in (explain(root, net["w1"]), net["w1"], "w1", [net["w1"]]):
+        e = edges(to_dot(root, highlight=highlight))
+        assert {k for k, attrs in e.items() if any(map(lit, attrs))} == both | path_o1 | path_o2
+    e = edges(to_dot(root, highlight=explain(net["E_o1"], net["w1"])))  # one of the two paths only
+    assert {k for k, attrs in e.items() if any(map(lit, attrs))} == {("w1", "net_h1"), ("net_h1", "out_h1")} | path_o1
+    with pytest.raises(ValueError, match="no node named 'w9'"):
+        to_dot(root, highlight="w9")
+
+
+def test_options_turn_parts_off(net):
+    src = to_dot(net["E_total"], show_data=False, show_grad=False, show_local=False, rankdir="TB", title="2-2-2")
+    assert "data " not in src and "grad " not in src and "label=<" in src
+    assert "rankdir=TB" in src and "2-2-2" in src
+    assert not any("label" in a for attrs in edges(src).values() for a in attrs)
+    with pytest.raises(ValueError, match="rankdir"):
+        to_dot(net["E_total"], rankdir="sideways")
+    with pytest.raises(TypeError, match="show_gradient"):
+        to_dot(net["E_total"], show_gradient=True)
+
+
+def test_max_nodes_raises_a_clear_error():
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(600):
+        y = y.tanh()
+    with pytest.raises(ValueError, match=r"601 nodes, more than max_nodes=500.*collapse=True"):
+        to_dot(y, collapse=False)
+    assert len(nodes(to_dot(y))) == 2  # folded: x and the output
+    with pytest.raises(ValueError, match="max_nodes=1"):
+        to_dot(y, max_nodes=1)
+
+
+def test_deep_graphs_need_no_recursion():
+    x, w = Value(0.5, label="x"), Value(0.9, label="w")
+    y = x
+    for _ in range(3000):
+        y = (y * w).tanh()
+    y.label = "y"
+    assert len(nodes(to_dot(y, collapse=False, max_nodes=10_000))) == 6002
+    assert set(nodes(to_dot(y))) == {"x", "w", "y"}
+
+
+def test_hostile_labels_escape_in_the_dot_source():
+    src = to_dot(Value(1.0, label=HOSTILE) * Value(2.0, label="\\\\ ]; } & &amp; <BR/> \t"))
+    shown = nodes(src)
+    assert HOSTILE in shown and "\\\\ ]; } & &amp; <BR/> \\x09" in shown
+
+
+# -- through Graphviz's dot --------------------------------------------------------------------------------
+def test_hostile_labels_render(dot_program):
+    odd = "\\\\ ]; } & &amp; <BR/> \"quoted\""
+    root = (Value(1.0, label=HOSTILE) * Value(2.0, label=odd)).tanh()
+    root.label = "∂L/∂x ü"
+    root.backward()
+    done = subprocess.run([dot_program, "-Tsvg"], input=to_dot(root).encode(), capture_output=True)
+    assert done.returncode == 0 and done.stderr == b""
+    texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", done.stdout.decode())]
+    assert 'a"b{c}|<d>\\e' in texts and "f ü ∂" in texts  # the newline starts a second line
+    assert odd in texts and "∂L/∂x ü" in texts
+
+
+@pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF")])
+def test_save_picks_the_format_from_the_suffix(net, tmp_path, dot_program, suffix, magic):
+    path = save(net["E_total"], tmp_path / f"mazur{suffix}", highlight="w1")
+    assert path.read_bytes().startswith(magic)
+
+
+def test_save_dot_needs_no_graphviz(net, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    path = save(net["E_total"], tmp_path / "mazur.gv")
+    assert path.read_text(encoding="utf-8") == to_dot(net["E_total"])
+    with pytest.raises(ValueError, match="unknown file suffix '.jpeg'"):
+        save(net["E_total"], tmp_path / "mazur.jpeg")
+
+
+def test_draw_is_a_digraph_that_renders_svg_and_png(net, dot_program, graphviz_lib, tmp_path):
+    g = draw(net["E_total"], highlight="w5")
+    assert isinstance(g, graphviz_lib.Digraph)
+    assert g.pipe(format="svg").startswith(b"<?xml") and g.pipe(format="png").startswith(b"\x89PNG")
+    assert "<svg" in g._repr_mimebundle_()["image/svg+xml"]  # what Jupyter shows inline
+    out = g.render(tmp_path / "mazur", format="svg")
+    assert out.endswith(".svg") and "w5" in open(out, encoding="utf-8").read()
+    assert g.source.split("\n", 1)[1] == to_dot(net["E_total"], highlight="w5").split("\n", 1)[1]
+
+
+def test_missing_dot_names_the_program_and_how_to_install_it(net, tmp_path, monkeypatch, graphviz_lib):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot here
+    g = draw(net["E_total"])
+    calls = [lambda: save(net["E_total"], tmp_path / "m.svg"), lambda: g.pipe(format="svg"),
+             lambda: g.render(tmp_path / "m"), lambda: render_steps(net["E_total"], tmp_path / "frames")]
+    for call in calls:
+        with pytest.raises(DotNotFoundError) as err:
+            call()
+        message = str(err.value)
+        assert "`dot`" in message and "apt-get install graphviz" in message
+        assert "brew install graphviz" in message and "conda install -c conda-forge graphviz" in message
+
+
+# -- stepping frames ------------------------------------------------------------------------------------------
+def test_backprop_frame_shows_final_current_and_unreached_nodes(net, graphviz_lib):
+    from autograd.trace import Backprop
+
+    root = net["E_total"]
+    bp = Backprop(root)
+    first = nodes(backprop_dot(bp))
+    assert "#fdae61" in first["E_total"]["attrs"] and first["E_total"]["grad"] == 1.0  # current, seeded
+    assert first["w1"]["grad"] == 0.0 and "#888888" in first["w1"]["attrs"]  # not reached (stale grad hidden)
+    while bp.current is not net["out_h1"]:
+        bp.step()
+    src = backprop_dot(bp, precision=PRECISE)
+    shown, e = nodes(src), edges(src)
+    assert abs(shown["out_h1"]["grad"] - 0.036350306) < TOL  # both consumers have pushed: final
+    assert "#fdae61" in shown["out_h1"]["attrs"] and "#b7e1b0" in shown["net_o1"]["attrs"]
+    assert "#888888" in shown["w1"]["attrs"]
+    flow = e["net_h1", "out_h1"][0]  # where out_h1's gradient flows next: local x grad = contribution
+    assert 'color="#e6550d"' in flow
+    contribution = float(re.search(r"× \S+ = (\S+)>", flow).group(1))
+    assert abs(contribution - 0.036350306 * 0.241300709) < TOL
+    assert bp.draw().source.split("\n", 1)[1] == backprop_dot(bp).split("\n", 1)[1]
+
+
+def test_render_steps_writes_one_frame_per_step_and_a_self_contained_player(net, tmp_path, dot_program):
+    from autograd.trace import Backprop
+
+    root = net["E_total"]
+    grads = {v: v.grad for v in _order(root)}
+    index = render_steps(root, tmp_path)
+    assert all(v.grad == g for v, g in grads.items())  # gradients left as they were
+    page = index.read_text(encoding="utf-8")
+    steps = list(Backprop(root))
+    frames = sorted(p.name for p in tmp_path.glob("step_*.svg"))
+    assert len(frames) == len(steps) == len(_order(root))
+    script = re.search(r"<script>(.*)</script>", page, re.S).group(1)
+    assert json.loads(re.search(r"const frames = (.*);", script).group(1)) == frames
+    assert json.loads(re.search(r"const texts = (.*);", script).group(1)) == [str(s) for s in steps]
+    assert all(f'href="{f}"' in page for f in frames)
+    assert not re.search(r"https?:|//[\w.]+\.\w|src=\"(?!step_)", page)  # no network access
+    assert all((tmp_path / f).read_bytes().startswith(b"<?xml") for f in frames)
+
+
+def _order(root: Value) -> list[Value]:
+    from autograd import topological_order
+
+    return topological_order(root)
+
+
+def _names(root: Value) -> dict[Value, str]:
+    from autograd.names import node_names
+
+    return node_names(_order(root))
