@@ -5,7 +5,8 @@ graph into SVG/PNG/PDF (``save``, ``render_steps``, ``draw(...).render()``) need
 
 Node kinds: the output (bold red border), inputs (blue leaves), parameters (amber leaves with a double
 border), constants (unlabeled leaves, dashed), intermediate values (white). A leaf is a parameter when it
-is in ``params=``, or, when ``params`` is not given, when its label looks like nn's (``W[...]``, ``b[...]``).
+is in ``params=``, or, when ``params`` is not given, when its label looks like nn's (``W[1][0,1]``,
+``b[1][0]``, a Neuron's ``w[0]``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import re
 import subprocess
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .names import node_names
 from .ops import OPS, formula_text
 from .value import Value, topological_order
+
+if TYPE_CHECKING:  # never imported at run time: graphviz is optional
+    import graphviz
 
 INSTALL_HINT = (
     "Rendering needs Graphviz's `dot` program, which was not found on PATH. Install Graphviz: "
@@ -88,7 +92,7 @@ def to_dot(root: Value, **options: Any) -> str:
     return _dot(_lines(root, _options(options)))
 
 
-def draw(root: Value, **options: Any) -> Any:
+def draw(root: Value, **options: Any) -> graphviz.Digraph:
     """A ``graphviz.Digraph`` of ``root``'s graph; shows inline in Jupyter, ``.render()``/``.pipe()`` as usual.
 
     Options: ``rankdir`` ("LR" or "TB"), ``show_data``, ``show_grad``, ``show_local`` (local derivative on
@@ -124,7 +128,7 @@ def pipe(source: str, format: str = "svg") -> bytes:
     return done.stdout
 
 
-def draw_backprop(bp: Any, **options: Any) -> Any:
+def draw_backprop(bp: Any, **options: Any) -> graphviz.Digraph:
     """A ``graphviz.Digraph`` of a ``Backprop`` stepper's current state (what ``Backprop.draw`` shows)."""
     return _digraph(_backprop_lines(bp, _options(options, collapse=False)))
 
@@ -202,7 +206,7 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
         edges = [_Edge(x, v, local, "", ((v, x),)) for v in order for x, local in zip(v.inputs, v.local_grads)]
 
     def term(x: Value) -> str:
-        return _term(x, names) if x in kept else _expression(x, kept, names)
+        return _term(x, names) if x in kept or not x.inputs else _expression(x, kept, names)
 
     for e in edges:
         if not _folded(e):  # one real edge: the op's formula with the operands filled in
@@ -217,8 +221,9 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
     ]
     if opts.title or state is not None:
         lines.append(f"graph [label={_title(opts.title or '', state is not None)}, labelloc=t, fontsize=14]")
+    params = None if opts.params is None else set(opts.params)
     for v in nodes:
-        attrs = dict(_KINDS[_kind(v, root, opts.params)])
+        attrs = dict(_KINDS[_kind(v, root, params)])
         rows = [f"<B>{_text(names[v])}</B>"]
         if opts.show_data:
             rows.append(f"data {_num(v.data, p)}")
@@ -280,13 +285,13 @@ def _check_size(n: int, opts: _Options) -> None:
         )
 
 
-def _kind(v: Value, root: Value, params: Collection[Value] | None) -> str:
+def _kind(v: Value, root: Value, params: set[Value] | None) -> str:
     if v is root:
         return "output"
     if v.inputs:
         return "intermediate"
     if params is not None:
-        if any(v is q for q in params):
+        if v in params:
             return "parameter"
     elif v.label is not None and _NN_PARAM.search(str(v.label)):
         return "parameter"
@@ -396,7 +401,7 @@ def _expression(root: Value, kept: set[Value], names: dict[Value, str]) -> str:
         if v in text:
             stack.pop()
             continue
-        if v is not root and (v in kept or not v.inputs):
+        if not v.inputs or (v is not root and v in kept):
             text[v] = _term(v, names)
             atoms.add(v)
             stack.pop()
@@ -412,7 +417,7 @@ def _expression(root: Value, kept: set[Value], names: dict[Value, str]) -> str:
 
 def _wrap(v: Value, j: int, x: Value, s: str, atom: bool) -> str:
     """Parenthesize operand ``x`` (position ``j``) of ``v`` when precedence needs it."""
-    if atom:
+    if atom or "({" in OPS[v.op].show:  # a name, or the argument of a function such as sigmoid(...)
         return s
     inner, outer = _PREC.get(x.op, 9), _PREC.get(v.op, 9)
     right_sensitive = v.op in ("sub", "div") and j == 1 or v.op in ("pow", "pow_const") and j == 0
@@ -534,7 +539,7 @@ def _dot(lines: Iterable[str]) -> str:
     return "digraph chainrule {\n" + "".join(f"\t{line}\n" for line in lines) + "}\n"
 
 
-def _digraph(lines: list[str]) -> Any:
+def _digraph(lines: list[str]) -> graphviz.Digraph:
     return _digraph_class()(name="chainrule", body=[f"\t{line}\n" for line in lines])
 
 

@@ -148,6 +148,16 @@ def test_op_nodes_are_separate_and_show_the_op_name(net):
     assert "pow_const<BR/>n = 2" in src  # an op with a constant shows it
 
 
+def test_folded_op_nodes_show_the_expression_of_named_quantities(net):
+    ops = {re.search(r"label=<(.*?)>,", attrs).group(1) for _, attrs in OP.findall(to_dot(net["E_total"]))}
+    assert {"w1 * i1 + w2 * i2 + b1", "sigmoid", "0.5 * (0.01 - out_o1)^2", "add"} <= ops
+    a, b = Value(2.0, label="a"), Value(3.0, label="b")
+    r = (a - (b - a * b)) / (a / b) ** 2.0 + (-(a + b)).exp() + 2.0 ** (a - b)
+    assert "(a - (b - a * b)) / (a / b)^2 + exp(-(a + b)) + 2^(a - b)" in to_dot(r)
+    kept = nodes(to_dot(net["E_total"], collapse=["out_h1", net["out_o1"]]))  # keep only these (and leaves)
+    assert {"out_h1", "out_o1", "E_total", "w1", "i1"} <= set(kept) and "net_h1" not in kept
+
+
 def test_node_kinds_are_visually_distinct(net):
     params = [net[f"w{k}"] for k in range(1, 9)]
     shown = nodes(to_dot(net["E_total"], params=params))
