@@ -238,7 +238,7 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
         if v in lit_nodes:
             attrs.update(color=_HIGHLIGHT, penwidth="3")
         attrs["tooltip"] = _quote(f"{names[v]}: data={v.data!r}, grad={grad(v)!r}")
-        attrs["label"] = _table(rows)
+        attrs["label"] = _table(rows, 100 if state is not None else 0)  # frames: one width, one layout
         lines.append(f"{ids[v]} [{_attrs(attrs)}]")
     incoming: dict[Value, list[_Edge]] = {}
     for e in edges:
@@ -596,8 +596,10 @@ def _title(title: str, legend: bool) -> str:
     return f'<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="3">{head}<TR>{key}</TR></TABLE>>'
 
 
-def _table(rows: list[str]) -> str:
-    cells = "".join(f"<TR><TD>{row}</TD></TR>" for row in rows)
+def _table(rows: list[str], width: int = 0) -> str:
+    """A node label: one row per line; ``width`` (points) fixes the least width."""
+    td = f'<TD WIDTH="{width}">' if width else "<TD>"
+    cells = "".join(f"<TR>{td}{row}</TD></TR>" for row in rows)
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
 
 

@@ -57,8 +57,8 @@ def nodes(src: str) -> dict[str, dict]:
     out = {}
     for node_id, attrs in NODE.findall(src):
         name = cell(re.search(r"<B>(.*?)</B>", attrs, re.S).group(1))
-        data = re.search(r"<TD>data (\S+?)</TD>", attrs)
-        grad = re.search(r"<TD>grad (\S+?)</TD>", attrs)
+        data = re.search(r"<TD[^>]*>data (\S+?)</TD>", attrs)
+        grad = re.search(r"<TD[^>]*>grad (\S+?)</TD>", attrs)
         out[name] = {"id": node_id, "attrs": attrs, "data": data and float(data.group(1)),
                      "grad": grad and float(grad.group(1))}
     return out
