@@ -525,7 +525,7 @@ show(0);
 def _player_html(files: list[str], texts: list[str], title: str) -> str:
     """A self-contained page stepping through ``files`` with buttons and arrow keys."""
     def js(obj: object) -> str:
-        return json.dumps(obj, ensure_ascii=False).replace("</", "<\\/")
+        return json.dumps(obj, ensure_ascii=False).replace("<", "\\u003c")  # nothing the HTML parser sees
 
     links = "".join(f'<li><a href="{html.escape(f)}">{html.escape(f)}</a></li>' for f in files)
     return (_PLAYER.replace("__TITLE__", html.escape(title)).replace("__LINKS__", links)

@@ -349,3 +349,13 @@ def _names(root: Value) -> dict[Value, str]:
     from autograd.names import node_names
 
     return node_names(_order(root))
+
+
+def test_the_player_escapes_labels_that_look_like_markup(tmp_path, dot_program):
+    x = Value(0.5, label="</script><script>alert(1)</script>")
+    y = (x * x).tanh()
+    y.label = "<b>&amp;"
+    page = render_steps(y, tmp_path, format="png").read_text(encoding="utf-8")
+    assert page.count("</script>") == 1 and page.count("<script>") == 1
+    assert "<title>Backpropagation through &lt;b&gt;&amp;amp;</title>" in page
+    assert len(list(tmp_path.glob("step_*.png"))) == 3
