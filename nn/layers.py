@@ -61,6 +61,10 @@ class Neuron(Module):
         net = _apply(LINEAR, (*self.w, *_inputs(xs, self.nin, "Neuron"), self.b))
         return net if self._act is None else _apply(self._act, (net,))
 
+    def _values(self) -> Iterator[Value]:
+        yield from self.w
+        yield self.b
+
     def _named(self) -> Iterator[tuple[str, Value]]:
         for j, w in enumerate(self.w):
             yield f"w.{j}", w
@@ -100,6 +104,11 @@ class Layer(Module):
         if act is None:
             return [_apply(LINEAR, (*row, *xs, b)) for row, b in zip(self.W, self.b)]
         return [_apply(act, (_apply(LINEAR, (*row, *xs, b)),)) for row, b in zip(self.W, self.b)]
+
+    def _values(self) -> Iterator[Value]:
+        for row in self.W:
+            yield from row
+        yield from self.b
 
     def _named(self) -> Iterator[tuple[str, Value]]:
         for i, row in enumerate(self.W):
@@ -148,6 +157,10 @@ class MLP(Module):
         for layer in self.layers:
             xs = layer(xs)
         return xs
+
+    def _values(self) -> Iterator[Value]:
+        for layer in self.layers:
+            yield from layer._values()
 
     def _named(self) -> Iterator[tuple[str, Value]]:
         for k, layer in enumerate(self.layers):

@@ -10,8 +10,11 @@ from autograd import Value
 
 
 class Module:
-    """Base class: subclasses yield ``(name, Value)`` pairs from ``_named()`` and describe themselves in
-    ``architecture()``; everything else (parameters, state, files) is built on those two."""
+    """Base class: subclasses yield their Values from ``_values()``, the same with names from ``_named()``,
+    and describe themselves in ``architecture()``; parameters, state and files are built on those."""
+
+    def _values(self) -> Iterator[Value]:
+        return iter(())
 
     def _named(self) -> Iterator[tuple[str, Value]]:
         return iter(())
@@ -31,8 +34,9 @@ class Module:
         return out
 
     def parameters(self) -> list[Value]:
-        """Every parameter Value, in the order of ``named_parameters()``."""
-        return [p for _, p in self.named_parameters()]
+        """Every parameter Value, in the order of ``named_parameters()``; a shared Value is listed once."""
+        seen: set[Value] = set()
+        return [p for p in self._values() if not (p in seen or seen.add(p))]
 
     def zero_grad(self) -> None:
         """Set every parameter's ``grad`` to 0.0."""

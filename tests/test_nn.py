@@ -245,3 +245,11 @@ def test_training_an_mlp_lowers_the_loss():
         loss.backward()
         opt.step()
     assert loss_now().data < 0.1 * first
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Neuron(3, seed=0), lambda: nn.Layer(3, 2, seed=0),
+                                  lambda: nn.MLP(3, [4, 4, 2], seed=0)])
+def test_parameters_are_the_named_parameters_in_order(make):
+    module = make()
+    assert module.parameters() == [p for _, p in module.named_parameters()]
+    assert len({id(p) for p in module.parameters()}) == len(module.parameters())
