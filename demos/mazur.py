@@ -172,7 +172,10 @@ class Table:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m demos.mazur", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m demos.mazur",
+        description="The 2-2-2 sigmoid network of the reference page through nn, every number checked.",
+    )
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="after the checked update, keep training to N updates in all and print E_total")
     args = parser.parse_args(argv)
@@ -215,14 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"* published to 9 decimals after the update, so a derived gradient is good to {TOL / LR:g}")
     print("all values match the reference" if table.ok else "SOME VALUES DO NOT MATCH THE REFERENCE")
 
-    if args.steps > 1:
+    if args.steps >= 1:
         history = [(0, q["E_total"].data), *train(model, weights, 1, args.steps, max(1, args.steps // 10))]
         print(f"\ntraining on: E_total after each number of updates (lr = {LR})")
         print(f"  {'updates':>8}  {'E_total':>14}")
         for n, error in history:
             print(f"  {n:>8}  {error:14.10f}")
         outs = model(list(INPUTS))
-        print(f"outputs after {args.steps} updates: out_o1 = {outs[0].data:.9f} (target {TARGETS[0]}), "
+        print(f"outputs after {args.steps} update{'' if args.steps == 1 else 's'}: out_o1 = {outs[0].data:.9f} (target {TARGETS[0]}), "
               f"out_o2 = {outs[1].data:.9f} (target {TARGETS[1]})")
     return 0 if table.ok else 1
 
