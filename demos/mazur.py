@@ -225,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         for n, error in history:
             print(f"  {n:>8}  {error:14.10f}")
         outs = model(list(INPUTS))
-        print(f"outputs after {args.steps} update{'' if args.steps == 1 else 's'}: out_o1 = {outs[0].data:.9f} (target {TARGETS[0]}), "
+        updates = f"{args.steps} update" + ("" if args.steps == 1 else "s")
+        print(f"outputs after {updates}: out_o1 = {outs[0].data:.9f} (target {TARGETS[0]}), "
               f"out_o2 = {outs[1].data:.9f} (target {TARGETS[1]})")
     return 0 if table.ok else 1
 
