@@ -75,16 +75,28 @@ class Op:
 def _compile(op: Op) -> Callable:
     """Build ``fn(operands) -> (out, local_grads)`` from the op's expressions."""
     args = {0: "xs", 1: "x", 2: "x, y"}[op.arity] + (", n" if op.param else "")
-    lines = [f"def {op.name}({args}):"]
-    for cond, kind, reason in op.checks:
-        lines.append(f"    if not ({cond}): raise DomainError({kind.__name__}, {reason!r})")
-    lines.append(f"    out = {op.forward}")
-    lines.append("    if not -INF < out < INF: raise DomainError(OverflowError, 'result overflows a float')")
-    lines.append(f"    grads = {_local_tuple(op)}")
-    lines.append("    return out, grads")
-    ns = dict(_HELPERS, DomainError=DomainError, INF=INF)
+    lines = [f"def {op.name}({args}):", *("    " + line for line in evaluation_lines(op)), "    return out, local"]
+    ns = namespace()
     exec("\n".join(lines), ns)
     return ns[op.name]
+
+
+def evaluation_lines(op: Op) -> list[str]:
+    """Source lines computing ``out`` and ``local`` (the local-derivative tuple) from the operands.
+
+    Operands are ``x``, ``y`` (``n`` for the parameter) or the list ``xs``; a failed domain check or an
+    overflow raises DomainError.  The engine's node constructors are generated from these same lines.
+    """
+    lines = [f"if not ({cond}): raise DomainError({kind.__name__}, {reason!r})" for cond, kind, reason in op.checks]
+    lines.append(f"out = {op.forward}")
+    lines.append("if not -INF < out < INF: raise DomainError(OverflowError, 'result overflows a float')")
+    lines.append(f"local = {_local_tuple(op)}")
+    return lines
+
+
+def namespace() -> dict:
+    """A fresh namespace where ``evaluation_lines`` run: the helpers, ``math``, DomainError and INF."""
+    return dict(_HELPERS, DomainError=DomainError, INF=INF)
 
 
 def _local_tuple(op: Op) -> str:

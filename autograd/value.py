@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from . import ops
 from .ops import DomainError, Op
@@ -30,41 +31,35 @@ class Value:
         self.inputs: tuple[Value, ...] = ()
         self.local_grads: tuple[float, ...] = ()
 
-    # -- arithmetic -------------------------------------------------------------------
-    def __add__(self, other: Value | Number) -> Value:
-        return _apply(ops.ADD, (self, _value(other)))
+    # -- arithmetic and functions ---------------------------------------------------------
+    # The operators and exp/log/... are generated from the op table (see _install_methods below):
+    # each inlines its op's forward and local-derivative expressions. These stubs are their signatures.
+    if TYPE_CHECKING:
 
-    def __radd__(self, other: Number) -> Value:
-        return _apply(ops.ADD, (_value(other), self))
-
-    def __sub__(self, other: Value | Number) -> Value:
-        return _apply(ops.SUB, (self, _value(other)))
-
-    def __rsub__(self, other: Number) -> Value:
-        return _apply(ops.SUB, (_value(other), self))
-
-    def __mul__(self, other: Value | Number) -> Value:
-        return _apply(ops.MUL, (self, _value(other)))
-
-    def __rmul__(self, other: Number) -> Value:
-        return _apply(ops.MUL, (_value(other), self))
-
-    def __truediv__(self, other: Value | Number) -> Value:
-        return _apply(ops.DIV, (self, _value(other)))
-
-    def __rtruediv__(self, other: Number) -> Value:
-        return _apply(ops.DIV, (_value(other), self))
-
-    def __neg__(self) -> Value:
-        return _apply(ops.NEG, (self,))
+        def __add__(self, other: Value | Number) -> Value: ...
+        def __radd__(self, other: Number) -> Value: ...
+        def __sub__(self, other: Value | Number) -> Value: ...
+        def __rsub__(self, other: Number) -> Value: ...
+        def __mul__(self, other: Value | Number) -> Value: ...
+        def __rmul__(self, other: Number) -> Value: ...
+        def __truediv__(self, other: Value | Number) -> Value: ...
+        def __rtruediv__(self, other: Number) -> Value: ...
+        def __neg__(self) -> Value: ...
+        def exp(self) -> Value: ...
+        def log(self) -> Value: ...
+        def sqrt(self) -> Value: ...
+        def tanh(self) -> Value: ...
+        def sigmoid(self) -> Value: ...
+        def relu(self) -> Value: ...
+        def softplus(self) -> Value: ...
 
     def __pow__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
-            return _apply(ops.POW, (self, other))
-        return _apply(ops.POWC, (self,), _to_float(other))
+            return _MAKE["pow"]((self, other))
+        return _MAKE["pow_const"]((self,), _to_float(other))
 
     def __rpow__(self, other: Number) -> Value:
-        return _apply(ops.RPOWC, (self,), _to_float(other))
+        return _MAKE["rpow_const"]((self,), _to_float(other))
 
     # -- comparisons on data (not differentiable) ----------------------------------------
     def __lt__(self, other: Value | Number) -> bool:
@@ -78,28 +73,6 @@ class Value:
 
     def __ge__(self, other: Value | Number) -> bool:
         return self.data >= _data(other)
-
-    # -- functions --------------------------------------------------------------------
-    def exp(self) -> Value:
-        return _apply(ops.EXP, (self,))
-
-    def log(self) -> Value:
-        return _apply(ops.LOG, (self,))
-
-    def sqrt(self) -> Value:
-        return _apply(ops.SQRT, (self,))
-
-    def tanh(self) -> Value:
-        return _apply(ops.TANH, (self,))
-
-    def sigmoid(self) -> Value:
-        return _apply(ops.SIGMOID, (self,))
-
-    def relu(self) -> Value:
-        return _apply(ops.RELU, (self,))
-
-    def softplus(self) -> Value:
-        return _apply(ops.SOFTPLUS, (self,))
 
     # -- gradients --------------------------------------------------------------------
     def backward(self, grad: Number = 1.0) -> None:
@@ -155,7 +128,16 @@ def _value(x: Value | Number) -> Value:
     """A Value as it is, a number as a new constant leaf."""
     if isinstance(x, Value):
         return x
-    return Value(x)
+    if type(x) is not float or x - x != 0.0:  # the fast path below is Value(x) for a finite float
+        return Value(x)
+    leaf = _new(Value)
+    leaf.data = x
+    leaf.grad = 0.0
+    leaf.label = None
+    leaf.op = ""
+    leaf.inputs = ()
+    leaf.local_grads = ()
+    return leaf
 
 
 def _data(x: Value | Number) -> float:
@@ -169,29 +151,83 @@ def _describe(v: Value) -> str:
 
 def _apply(op: Op, inputs: tuple[Value, ...], param: float | None = None) -> Value:
     """Run ``op`` on ``inputs`` and return the new node; a failed op changes nothing."""
-    try:
-        if op.arity == 2:
-            out, local = op.fn(inputs[0].data, inputs[1].data)
-        elif op.arity == 1:
-            out, local = op.fn(inputs[0].data) if param is None else op.fn(inputs[0].data, param)
-        else:
-            out, local = op.fn([v.data for v in inputs])
-    except DomainError as e:
-        raise _error(op, inputs, param, e.kind, e.reason) from None
-    except (ArithmeticError, ValueError) as e:
-        if isinstance(e, OverflowError):
-            raise _error(op, inputs, param, OverflowError, "result overflows a float") from None
-        raise _error(op, inputs, param, type(e), str(e)) from None
-    node = Value.__new__(Value if param is None else _ParamValue)
-    node.data = out
-    node.grad = 0.0
-    node.label = None
-    node.op = op.name
-    node.inputs = inputs
-    node.local_grads = local
-    if param is not None:
-        node._param = param
-    return node
+    if param is None:
+        return _MAKE[op.name](inputs)
+    return _MAKE[op.name](inputs, param)
+
+
+# -- node constructors generated from the op table ------------------------------------------------
+# For each op, one function per entry point (``_apply``, ``a * b``, ``2 * a``, ``a.tanh()``) with the
+# op's forward and local-derivative lines (ops.evaluation_lines) inlined: no call into op.fn, no
+# intermediate tuple, one node allocation. The results are the same floats as op.fn gives.
+_OPERANDS = {0: "xs = [v.data for v in ins]", 1: "x = a.data", 2: "x = a.data\ny = b.data"}
+_NODE = """node = _new({cls})
+node.data = out
+node.grad = 0.0
+node.label = None
+node.op = {name!r}
+node.inputs = {ins}
+node.local_grads = local
+"""
+
+
+def _generate(op: Op, header: str, prologue: str, ins: str) -> Callable:
+    """One constructor of ``op``'s nodes: ``header`` and ``prologue`` bind ``a``/``b`` or ``ins``."""
+    param = "n" if op.param else "None"
+    body = [
+        *prologue.splitlines(),
+        *_OPERANDS[op.arity].splitlines(),
+        "try:",
+        *("    " + line for line in ops.evaluation_lines(op)),
+        "except (DomainError, ArithmeticError, ValueError) as e:",
+        f"    raise _failed(OP, {ins}, {param}, e) from None",
+        *_NODE.format(cls="_ParamValue" if op.param else "Value", name=op.name, ins=ins).splitlines(),
+        *(["node._param = n"] if op.param else []),
+        "return node",
+    ]
+    source = header + "\n" + "\n".join("    " + line for line in body)
+    ns = ops.namespace()
+    ns.update(OP=op, Value=Value, _ParamValue=_ParamValue, _new=_new, _failed=_failed, _value=_value)
+    exec(source, ns)
+    fn = ns[header[4 : header.index("(")]]
+    fn.__doc__ = f"The ``{op.name}`` node: {op.show.format(x='x', y='y', n='n', xs='xs', w='w', b='b')}."
+    return fn
+
+
+def _failed(op: Op, inputs: Sequence[Value], param: float | None, e: Exception) -> Exception:
+    """The error to raise when ``op`` failed with ``e`` on ``inputs``."""
+    if isinstance(e, DomainError):
+        return _error(op, inputs, param, e.kind, e.reason)
+    if isinstance(e, OverflowError):
+        return _error(op, inputs, param, OverflowError, "result overflows a float")
+    return _error(op, inputs, param, type(e), str(e))
+
+
+def _maker(op: Op) -> Callable:
+    """``make(inputs[, n]) -> node``, the constructor ``_apply`` uses."""
+    unpack = {0: "", 1: "a, = ins", 2: "a, b = ins"}[op.arity]
+    return _generate(op, "def make(ins, n):" if op.param else "def make(ins):", unpack, "ins")
+
+
+_BINARY_METHODS = {"add": "__add__", "sub": "__sub__", "mul": "__mul__", "div": "__truediv__"}
+_UNARY_METHODS = {"neg": "__neg__", "exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh",
+                  "sigmoid": "sigmoid", "relu": "relu", "softplus": "softplus"}
+
+
+def _install_methods() -> None:
+    """Attach the generated operators and functions to Value."""
+    for name, method in _BINARY_METHODS.items():
+        op = ops.OPS[name]
+        setattr(Value, method, _generate(op, f"def {method}(a, b):", _COERCE_B, "(a, b)"))
+        reflected = "__r" + method[2:]
+        setattr(Value, reflected, _generate(op, f"def {reflected}(b, a):", "a = _value(a)", "(a, b)"))
+    for name, method in _UNARY_METHODS.items():
+        setattr(Value, method, _generate(ops.OPS[name], f"def {method}(a):", "", "(a,)"))
+
+
+_COERCE_B = "if type(b) is not Value:\n    b = _value(b)"
+_new = object.__new__
+_MAKE: dict[str, Callable] = {}
 
 
 def _error(op: Op, inputs: Sequence[Value], param: float | None, kind: type, reason: str) -> Exception:
@@ -232,39 +268,87 @@ def topological_order(root: Value) -> list[Value]:
     order: list[Value] = []
     seen: set[Value] = set()
     stack: list[Value | None] = [root]
-    push = stack.append
+    push, pop, emit, mark = stack.append, stack.pop, order.append, seen.add
     while stack:
-        v = stack.pop()
+        v = pop()
         if v is None:
-            order.append(stack.pop())
+            emit(pop())
         elif v not in seen:
-            seen.add(v)
-            push(v)
-            push(None)
-            for child in v.inputs:
-                if child not in seen:
-                    push(child)
+            mark(v)
+            if v.inputs:
+                push(v)
+                push(None)  # emit v once everything pushed after it is done
+                for child in v.inputs:
+                    if child not in seen:
+                        push(child)
+            else:
+                emit(v)  # a leaf: what pushing it with a None marker would do
     return order
 
 
-def backward(root: Value, grad: Number = 1.0) -> list[Value]:
-    """Backpropagate ``grad`` from ``root``; returns the topological order it used."""
-    grad = _to_float(grad)
-    order = topological_order(root)
-    gc_was_on = gc.isenabled()
-    gc.disable()  # the pass allocates only floats; pausing skips needless full collections
-    try:
-        kept = [(v, v.grad) for v in order if not v.inputs and v.grad]
-        for v in order:
+def _reset_order(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
+    """``topological_order(root)`` with every grad set to 0.0 on the way, and the nonzero leaf grads before."""
+    order: list[Value] = []
+    kept: list[tuple[Value, float]] = []
+    seen: set[Value] = set()
+    stack: list[Value | None] = [root]
+    push, pop, emit, mark = stack.append, stack.pop, order.append, seen.add
+    while stack:
+        v = pop()
+        if v is None:
+            v = pop()
+            emit(v)
             v.grad = 0.0
+        elif v not in seen:
+            mark(v)
+            if v.inputs:
+                push(v)
+                push(None)
+                for child in v.inputs:
+                    if child not in seen:
+                        push(child)
+            else:
+                emit(v)
+                if v.grad:
+                    kept.append((v, v.grad))
+                v.grad = 0.0
+    return order, kept
+
+
+def backward(root: Value, grad: Number = 1.0) -> list[Value]:
+    """Backpropagate ``grad`` from ``root``; returns the topological order it used.
+
+    The cyclic garbage collector is paused for the duration of the call (and restored as it was):
+    the pass only allocates floats and the bookkeeping lists.
+    """
+    grad = _to_float(grad)
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        order, kept = _reset_order(root)
         root.grad = grad
         for v in reversed(order):
+            inputs = v.inputs
+            if not inputs:
+                continue
             g = v.grad
-            for child, local in zip(v.inputs, v.local_grads):
-                child.grad += local * g
+            if len(inputs) == 2:  # the common case, unrolled; same additions in the same order
+                a, b = inputs
+                la, lb = v.local_grads
+                a.grad += la * g
+                b.grad += lb * g
+            elif len(inputs) == 1:
+                inputs[0].grad += v.local_grads[0] * g
+            else:
+                for child, local in zip(inputs, v.local_grads):
+                    child.grad += local * g
         for v, old in kept:
             v.grad = old + v.grad
     finally:
         if gc_was_on:
             gc.enable()
     return order
+
+
+_MAKE.update((name, _maker(op)) for name, op in ops.OPS.items())
+_install_methods()
