@@ -3,6 +3,7 @@
 Note: this package shadows the unrelated PyPI package also named ``autograd``.
 """
 
+from .compile import CompiledGraph, compile_graph
 from .gradcheck import GradcheckError, gradcheck
 from .ops import OPS, Op
 from .render import draw, render_steps, to_dot
@@ -10,11 +11,13 @@ from .value import Value, apply, backward, linear, logsumexp, sum_values, topolo
 
 __all__ = [
     "OPS",
+    "CompiledGraph",
     "GradcheckError",
     "Op",
     "Value",
     "apply",
     "backward",
+    "compile_graph",
     "draw",
     "gradcheck",
     "linear",

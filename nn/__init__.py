@@ -1,5 +1,6 @@
 """Neural-network modules, losses and optimizers built from autograd Values."""
 
+from .compiled import CompiledLoss, compile_loss
 from .layers import ACTIVATIONS, MLP, Layer, Neuron
 from .losses import (
     REDUCTIONS,
@@ -20,12 +21,14 @@ __all__ = [
     "REDUCTIONS",
     "SGD",
     "Adam",
+    "CompiledLoss",
     "Layer",
     "Module",
     "Neuron",
     "Optimizer",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "compile_loss",
     "cross_entropy",
     "log_softmax",
     "mse_loss",
