@@ -5,26 +5,31 @@ from __future__ import annotations
 import math
 import numbers
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-from autograd import Value, ops
-from autograd.ops import LINEAR, Op
+from autograd import Value
+from autograd.ops import LINEAR
 
-# The engine's node constructor: the same nodes autograd.linear() and Value.tanh() make, without the
-# per-call argument checks (the forward pass is the hot loop of training).
+# The engine's node constructor: the node autograd.linear() makes, without its per-operand conversion
+# (a layer converts its inputs once per call; the forward pass is the hot loop of training).
 from autograd.value import _apply
 
 from .module import Module
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
-_ACTIVATION_OPS: dict[str, Op | None] = {"tanh": ops.TANH, "sigmoid": ops.SIGMOID, "relu": ops.RELU, "linear": None}
+_ACTIVATION_FNS: dict[str, Callable[[Value], Value] | None] = {
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "relu": Value.relu,
+    "linear": None,
+}
 
 
-def _activation(name: str) -> Op | None:
-    """The op applied after the linear node (None for "linear")."""
-    if not isinstance(name, str) or name not in _ACTIVATION_OPS:
+def _activation(name: str) -> Callable[[Value], Value] | None:
+    """The function applied to the linear node (None for "linear")."""
+    if not isinstance(name, str) or name not in _ACTIVATION_FNS:
         raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(map(repr, ACTIVATIONS))}")
-    return _ACTIVATION_OPS[name]
+    return _ACTIVATION_FNS[name]
 
 
 def _size(what: str, n: object) -> int:
@@ -59,7 +64,7 @@ class Neuron(Module):
 
     def __call__(self, xs: Sequence[Value | float]) -> Value:
         net = _apply(LINEAR, (*self.w, *_inputs(xs, self.nin, "Neuron"), self.b))
-        return net if self._act is None else _apply(self._act, (net,))
+        return net if self._act is None else self._act(net)
 
     def _values(self) -> Iterator[Value]:
         yield from self.w
@@ -103,7 +108,7 @@ class Layer(Module):
         act = self._act
         if act is None:
             return [_apply(LINEAR, (*row, *xs, b)) for row, b in zip(self.W, self.b)]
-        return [_apply(act, (_apply(LINEAR, (*row, *xs, b)),)) for row, b in zip(self.W, self.b)]
+        return [act(_apply(LINEAR, (*row, *xs, b))) for row, b in zip(self.W, self.b)]
 
     def _values(self) -> Iterator[Value]:
         for row in self.W:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
-from autograd import Value, logsumexp, ops
-from autograd.value import _apply  # builds the node an operator would, minus the dispatch (see squared_errors)
+from autograd import Value, logsumexp, sum_values
 
 Scalar = Value | float
 REDUCTIONS = ("mean", "sum", "half_sum")
@@ -34,11 +33,9 @@ def squared_errors(pred: Sequence[Scalar], target: Sequence[Scalar], scale: floa
     ts = _values(target, "mse_loss", "target")
     if len(ps) != len(ts):
         raise ValueError(f"mse_loss: pred has {len(ps)} values but target has {len(ts)}")
-    # The nodes of ``(t - p) ** 2`` and ``scale * (t - p) ** 2``, built directly: this is in the training loop.
-    sub, square, mul = ops.SUB, ops.POWC, ops.MUL
     if scale == 1.0:
-        return [_apply(square, (_apply(sub, (t, p)),), 2.0) for p, t in zip(ps, ts)]
-    return [_apply(mul, (Value(scale), _apply(square, (_apply(sub, (t, p)),), 2.0))) for p, t in zip(ps, ts)]
+        return [(t - p) ** 2 for p, t in zip(ps, ts)]
+    return [scale * (t - p) ** 2 for p, t in zip(ps, ts)]
 
 
 def mse_loss(pred: Sequence[Scalar], target: Sequence[Scalar], reduction: str = "mean") -> Value:
@@ -49,7 +46,7 @@ def mse_loss(pred: Sequence[Scalar], target: Sequence[Scalar], reduction: str = 
     if reduction not in REDUCTIONS:
         raise ValueError(f"mse_loss: unknown reduction {reduction!r}; allowed: {', '.join(map(repr, REDUCTIONS))}")
     terms = squared_errors(pred, target, 0.5 if reduction == "half_sum" else 1.0)
-    total = _apply(ops.SUM, tuple(terms))  # = sum_values(terms)
+    total = sum_values(terms)
     return total / len(terms) if reduction == "mean" else total
 
 
