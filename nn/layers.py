@@ -70,11 +70,6 @@ class Neuron(Module):
         yield from self.w
         yield self.b
 
-    def _named(self) -> Iterator[tuple[str, Value]]:
-        for j, w in enumerate(self.w):
-            yield f"w.{j}", w
-        yield "b", self.b
-
     def architecture(self) -> dict:
         return {"type": "Neuron", "nin": self.nin, "activation": self.activation}
 
@@ -114,13 +109,6 @@ class Layer(Module):
         for row in self.W:
             yield from row
         yield from self.b
-
-    def _named(self) -> Iterator[tuple[str, Value]]:
-        for i, row in enumerate(self.W):
-            for j, w in enumerate(row):
-                yield f"W.{i}.{j}", w
-        for i, b in enumerate(self.b):
-            yield f"b.{i}", b
 
     def architecture(self) -> dict:
         return {"type": "Layer", "nin": self.nin, "nout": self.nout, "activation": self.activation}
@@ -166,11 +154,6 @@ class MLP(Module):
     def _values(self) -> Iterator[Value]:
         for layer in self.layers:
             yield from layer._values()
-
-    def _named(self) -> Iterator[tuple[str, Value]]:
-        for k, layer in enumerate(self.layers):
-            for name, p in layer._named():
-                yield f"layers.{k}.{name}", p
 
     def architecture(self) -> dict:
         return {

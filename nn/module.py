@@ -10,14 +10,18 @@ from autograd import Value
 
 
 class Module:
-    """Base class: subclasses yield their Values from ``_values()``, the same with names from ``_named()``,
-    and describe themselves in ``architecture()``; parameters, state and files are built on those."""
-
-    def _values(self) -> Iterator[Value]:
-        return iter(())
+    """Base class. A module's parameters are the Values among its public attributes, in assignment order,
+    also inside Modules and (nested) lists of them: ``self.W[1][0]`` is named ``W.1.0``."""
 
     def _named(self) -> Iterator[tuple[str, Value]]:
-        return iter(())
+        for attr, obj in vars(self).items():
+            if not attr.startswith("_"):
+                yield from _walk(attr, obj)
+
+    def _values(self) -> Iterator[Value]:
+        """The Values of ``_named()`` without their names (modules override it for speed)."""
+        for _, p in self._named():
+            yield p
 
     def architecture(self) -> dict:
         """What a saved file must match to be loaded into this module (type and sizes)."""
@@ -66,13 +70,25 @@ class Module:
         load(self, path)
 
 
+def _walk(prefix: str, obj: object) -> Iterator[tuple[str, Value]]:
+    if isinstance(obj, Value):
+        yield prefix, obj
+    elif isinstance(obj, Module):
+        for name, p in obj._named():
+            yield f"{prefix}.{name}", p
+    elif isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            yield from _walk(f"{prefix}.{i}", item)
+
+
 def checked_state(module: Module, state: object) -> dict[str, float]:
     """``state`` as ``{name: finite float}`` with exactly the module's names, else ValueError."""
     if not isinstance(state, dict):
         raise ValueError(f"state must be a dict of parameter name -> number, got {type(state).__name__}")
     names = [name for name, _ in module.named_parameters()]
+    known = set(names)
     missing = [n for n in names if n not in state]
-    extra = sorted(str(k) for k in state if k not in set(names))
+    extra = sorted(str(k) for k in state if k not in known)
     if missing or extra:
         parts = []
         if missing:

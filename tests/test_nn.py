@@ -253,3 +253,26 @@ def test_parameters_are_the_named_parameters_in_order(make):
     module = make()
     assert module.parameters() == [p for _, p in module.named_parameters()]
     assert len({id(p) for p in module.parameters()}) == len(module.parameters())
+
+
+class TwoPart(nn.Module):
+    """A user module: parameters are found among its public attributes."""
+
+    def __init__(self) -> None:
+        self.w = [Value(1.0), Value(2.0)]
+        self.scale = 3.0
+        self.head = nn.Neuron(2, seed=0)
+        self.b = Value(0.5)
+        self._scratch = Value(9.0)
+
+
+def test_a_subclass_gets_its_parameters_from_its_attributes(tmp_path):
+    m = TwoPart()
+    names = [name for name, _ in m.named_parameters()]
+    assert names == ["w.0", "w.1", "head.w.0", "head.w.1", "head.b", "b"]
+    assert m.parameters() == [m.w[0], m.w[1], *m.head.w, m.head.b, m.b]
+    m.save(str(tmp_path / "two.json"))
+    other = TwoPart()
+    other.b.data = -1.0
+    other.load(str(tmp_path / "two.json"))
+    assert other.state_dict() == m.state_dict()
