@@ -10,7 +10,7 @@ take the list ``xs`` instead.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 INF = math.inf
@@ -81,16 +81,20 @@ def _compile(op: Op) -> Callable:
     return ns[op.name]
 
 
-def evaluation_lines(op: Op) -> list[str]:
+def evaluation_lines(op: Op, names: Sequence[str] | None = None) -> list[str]:
     """Source lines computing ``out`` and ``local`` (the local-derivative tuple) from the operands.
 
     Operands are ``x``, ``y`` (``n`` for the parameter) or the list ``xs``; a failed domain check or an
-    overflow raises DomainError.  The engine's node constructors are generated from these same lines.
+    overflow raises DomainError.  With ``names`` (1- and 2-operand ops), each local derivative is
+    assigned to its own name instead of a tuple.  The engine's node constructors use these same lines.
     """
     lines = [f"if not ({cond}): raise DomainError({kind.__name__}, {reason!r})" for cond, kind, reason in op.checks]
     lines.append(f"out = {op.forward}")
     lines.append("if not -INF < out < INF: raise DomainError(OverflowError, 'result overflows a float')")
-    lines.append(f"local = {_local_tuple(op)}")
+    if names and op.arity:
+        lines += [f"{name} = {expr}" for name, expr in zip(names, op.local)]
+    else:
+        lines.append(f"local = {_local_tuple(op)}")
     return lines
 
 

@@ -19,17 +19,65 @@ class Value:
 
     Comparisons (``<``, ``<=``, ``>``, ``>=``) compare ``data`` and are not differentiable;
     ``==`` and ``hash`` are identity-based, so Values work as dict keys.
+
+    ``inputs`` and ``local_grads`` read (and set) as tuples; a node stores them in place, without
+    tuple objects, so that it is one object for the garbage collector (see ``_a`` below).
     """
 
-    __slots__ = ("data", "grad", "label", "op", "inputs", "local_grads")
+    # Storage of inputs / local_grads by number of inputs:  0 (a leaf): _a is None;
+    # 1: _a, _la and _b is None;  2: _a, _b, _la, _lb;  3 or more: _b is _MANY, _a and _la the tuples.
+    __slots__ = ("data", "grad", "label", "op", "_a", "_b", "_la", "_lb")
 
     def __init__(self, data: Number, label: str | None = None) -> None:
         self.data = _to_float(data)
         self.grad = 0.0
         self.label = label
         self.op = ""
-        self.inputs: tuple[Value, ...] = ()
-        self.local_grads: tuple[float, ...] = ()
+        self._a = None
+
+    @property
+    def inputs(self) -> tuple[Value, ...]:
+        """The operands of the op that made this node, in order, duplicates kept (``()`` for a leaf)."""
+        a = self._a
+        if a is None:
+            return ()
+        b = self._b
+        if b is None:
+            return (a,)
+        return a if b is _MANY else (a, b)
+
+    @inputs.setter
+    def inputs(self, inputs: Sequence[Value]) -> None:
+        inputs = tuple(inputs)
+        if not inputs:
+            self._a = None
+        elif len(inputs) == 1:
+            self._a, self._b = inputs[0], None
+        elif len(inputs) == 2:
+            self._a, self._b = inputs
+        else:
+            self._a, self._b = inputs, _MANY
+
+    @property
+    def local_grads(self) -> tuple[float, ...]:
+        """d self / d input for each of ``inputs``, aligned with it (``()`` for a leaf)."""
+        a = self._a
+        if a is None:
+            return ()
+        b = self._b
+        if b is None:
+            return (self._la,)
+        return self._la if b is _MANY else (self._la, self._lb)
+
+    @local_grads.setter
+    def local_grads(self, local: Sequence[float]) -> None:
+        local = tuple(local)
+        if len(local) == 1:
+            self._la = local[0]
+        elif len(local) == 2:
+            self._la, self._lb = local
+        elif local:
+            self._la = local
 
     # -- arithmetic and functions ---------------------------------------------------------
     # The operators and exp/log/... are generated from the op table (see _install_methods below):
@@ -135,8 +183,7 @@ def _value(x: Value | Number) -> Value:
     leaf.grad = 0.0
     leaf.label = None
     leaf.op = ""
-    leaf.inputs = ()
-    leaf.local_grads = ()
+    leaf._a = None
     return leaf
 
 
@@ -159,16 +206,29 @@ def _apply(op: Op, inputs: tuple[Value, ...], param: float | None = None) -> Val
 # -- node constructors generated from the op table ------------------------------------------------
 # For each op, one function per entry point (``_apply``, ``a * b``, ``2 * a``, ``a.tanh()``) with the
 # op's forward and local-derivative lines (ops.evaluation_lines) inlined: no call into op.fn, no
-# intermediate tuple, one node allocation. The results are the same floats as op.fn gives.
+# intermediate tuple, one object allocated per node. The results are the same floats as op.fn gives.
 _OPERANDS = {0: "xs = [v.data for v in ins]", 1: "x = a.data", 2: "x = a.data\ny = b.data"}
 _NODE = """node = _new({cls})
 node.data = out
 node.grad = 0.0
 node.label = None
 node.op = {name!r}
-node.inputs = {ins}
-node.local_grads = local
 """
+_STORE = {
+    1: "node._a = a\nnode._b = None\nnode._la = la",
+    2: "node._a = a\nnode._b = b\nnode._la = la\nnode._lb = lb",
+    0: """if len(ins) > 2:
+    node._a = ins
+    node._b = _MANY
+    node._la = local
+elif len(ins) == 2:
+    node._a, node._b = ins
+    node._la, node._lb = local
+else:
+    node._a = ins[0]
+    node._b = None
+    node._la = local[0]""",
+}
 
 
 def _generate(op: Op, header: str, prologue: str, ins: str) -> Callable:
@@ -178,16 +238,17 @@ def _generate(op: Op, header: str, prologue: str, ins: str) -> Callable:
         *prologue.splitlines(),
         *_OPERANDS[op.arity].splitlines(),
         "try:",
-        *("    " + line for line in ops.evaluation_lines(op)),
+        *("    " + line for line in ops.evaluation_lines(op, ("la", "lb")[: op.arity] or None)),
         "except (DomainError, ArithmeticError, ValueError) as e:",
         f"    raise _failed(OP, {ins}, {param}, e) from None",
-        *_NODE.format(cls="_ParamValue" if op.param else "Value", name=op.name, ins=ins).splitlines(),
+        *_NODE.format(cls="_ParamValue" if op.param else "Value", name=op.name).splitlines(),
+        *_STORE[op.arity].splitlines(),
         *(["node._param = n"] if op.param else []),
         "return node",
     ]
     source = header + "\n" + "\n".join("    " + line for line in body)
     ns = ops.namespace()
-    ns.update(OP=op, Value=Value, _ParamValue=_ParamValue, _new=_new, _failed=_failed, _value=_value)
+    ns.update(OP=op, Value=Value, _ParamValue=_ParamValue, _new=_new, _failed=_failed, _value=_value, _MANY=_MANY)
     exec(source, ns)
     fn = ns[header[4 : header.index("(")]]
     fn.__doc__ = f"The ``{op.name}`` node: {op.show.format(x='x', y='y', n='n', xs='xs', w='w', b='b')}."
@@ -227,6 +288,7 @@ def _install_methods() -> None:
 
 _COERCE_B = "if type(b) is not Value:\n    b = _value(b)"
 _new = object.__new__
+_MANY = type("_Many", (), {"__repr__": lambda self: "_MANY"})()  # marks a node with 3 or more inputs
 _MAKE: dict[str, Callable] = {}
 
 
@@ -269,31 +331,42 @@ def topological_order(root: Value) -> list[Value]:
     seen: set[Value] = set()
     stack: list[Value | None] = [root]
     push, pop, emit, mark = stack.append, stack.pop, order.append, seen.add
-    while stack:
+    while stack:  # depth-first post-order, the last input explored first
         v = pop()
-        if v is None:
+        if v is None:  # everything pushed after v is done
             emit(pop())
         elif v not in seen:
             mark(v)
-            if v.inputs:
-                push(v)
-                push(None)  # emit v once everything pushed after it is done
-                for child in v.inputs:
+            a = v._a
+            if a is None:  # a leaf: emitted at once, as pushing it with a marker would do
+                emit(v)
+                continue
+            push(v)
+            push(None)
+            b = v._b
+            if b is None:
+                if a not in seen:
+                    push(a)
+            elif b is _MANY:
+                for child in a:
                     if child not in seen:
                         push(child)
             else:
-                emit(v)  # a leaf: what pushing it with a None marker would do
+                if a not in seen:
+                    push(a)
+                if b not in seen:
+                    push(b)
     return order
 
 
 def _reset_order(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
-    """``topological_order(root)`` with every grad set to 0.0 on the way, and the nonzero leaf grads before."""
+    """``topological_order(root)``, setting every grad to 0.0 on the way; also the leaves whose grad was not 0."""
     order: list[Value] = []
     kept: list[tuple[Value, float]] = []
     seen: set[Value] = set()
     stack: list[Value | None] = [root]
     push, pop, emit, mark = stack.append, stack.pop, order.append, seen.add
-    while stack:
+    while stack:  # the same traversal as topological_order
         v = pop()
         if v is None:
             v = pop()
@@ -301,17 +374,28 @@ def _reset_order(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
             v.grad = 0.0
         elif v not in seen:
             mark(v)
-            if v.inputs:
-                push(v)
-                push(None)
-                for child in v.inputs:
-                    if child not in seen:
-                        push(child)
-            else:
+            a = v._a
+            if a is None:
                 emit(v)
                 if v.grad:
                     kept.append((v, v.grad))
                 v.grad = 0.0
+                continue
+            push(v)
+            push(None)
+            b = v._b
+            if b is None:
+                if a not in seen:
+                    push(a)
+            elif b is _MANY:
+                for child in a:
+                    if child not in seen:
+                        push(child)
+            else:
+                if a not in seen:
+                    push(a)
+                if b not in seen:
+                    push(b)
     return order, kept
 
 
@@ -327,21 +411,20 @@ def backward(root: Value, grad: Number = 1.0) -> list[Value]:
     try:
         order, kept = _reset_order(root)
         root.grad = grad
-        for v in reversed(order):
-            inputs = v.inputs
-            if not inputs:
+        for v in reversed(order):  # for each input: input.grad += local * v.grad, in input order
+            a = v._a
+            if a is None:
                 continue
             g = v.grad
-            if len(inputs) == 2:  # the common case, unrolled; same additions in the same order
-                a, b = inputs
-                la, lb = v.local_grads
-                a.grad += la * g
-                b.grad += lb * g
-            elif len(inputs) == 1:
-                inputs[0].grad += v.local_grads[0] * g
-            else:
-                for child, local in zip(inputs, v.local_grads):
+            b = v._b
+            if b is None:
+                a.grad += v._la * g
+            elif b is _MANY:
+                for child, local in zip(a, v._la):
                     child.grad += local * g
+            else:
+                a.grad += v._la * g
+                b.grad += v._lb * g
         for v, old in kept:
             v.grad = old + v.grad
     finally:
