@@ -28,8 +28,10 @@ from .names import node_names
 from .value import Value, _to_float, topological_order
 
 CHUNK = 5000  # generated lines per function; larger graphs are split into parts sharing a list S
+_LOCAL_USES = 3  # in a part, a value shared with other parts is a local if used this often, else S[slot]
 _RESERVED = {"math", "INF", "OVERFLOW", "inputs", "constants", "forward_backward", "S", "e"} | set(dir(builtins))
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+_SLOTTED = re.compile(r"'[^'\n]*'|(?<![\w.])[A-Za-z_]\w*")  # names, skipping the quoted messages
 _OVERFLOW = "result overflows a float"
 # ops whose result is inf or nan whenever an operand is (or that raise): x + inf, 0 * inf, log(inf)...
 _PROPAGATING = {"add", "sub", "mul", "neg", "sum", "linear", "log", "sqrt"}
@@ -548,10 +550,11 @@ def _with_aux(order: list[Value], aux: list[Value]) -> list[Value]:
 
 
 def _parts(stmts: list[_Stmt], chunk: int, preset: list[str]) -> list[list]:
-    """Split ``stmts`` into functions ``_part_k(S)``; values crossing functions live in the list S.
+    """Split ``stmts`` into functions ``_part_k(S)``; a value used in several lives in ``S[slot]``.
 
-    ``preset`` names already sit in S[0], S[1], ...  Returns each function's lines, then
-    ``[number of further slots S needs]``.
+    Inside a function such a value is a local when it is used _LOCAL_USES times or more (loaded at
+    the top, stored at the end), else it is written ``S[slot]`` in place.  ``preset`` names already sit in
+    S[0], S[1], ...  Returns each function's lines, then ``[number of further slots S needs]``.
     """
     parts: list[list[_Stmt]] = [[]]
     size = 0
@@ -561,31 +564,39 @@ def _parts(stmts: list[_Stmt], chunk: int, preset: list[str]) -> list[list]:
             size = 0
         parts[-1].append(s)
         size += len(s.lines)
-    later: list[set[str]] = []
-    reads_after: set[str] = set()
-    for part in reversed(parts):
-        later.append(set(reads_after))
-        for s in part:
-            reads_after.update(s.reads)
-    later.reverse()
     slot = {name: i for i, name in enumerate(preset)}
+    home: dict[str, int] = {}
+    uses: list[dict[str, int]] = []
+    for k, part in enumerate(parts):
+        count: dict[str, int] = {}
+        for s in part:
+            for name in (*s.reads, *s.writes):
+                count[name] = count.get(name, 0) + 1
+                if home.setdefault(name, k) != k and name not in slot:
+                    slot[name] = len(slot)
+        uses.append(count)
     out: list[list] = []
     for k, part in enumerate(parts):
-        written: set[str] = set()
-        loads: dict[str, None] = {}
-        for s in part:
-            for r in s.reads:
-                if r not in written:
-                    loads.setdefault(r)
-            written.update(s.writes)
-        stores = sorted(w for w in written if w in later[k])
-        for name in stores:
-            slot.setdefault(name, len(slot))
-        lines = [f"def _part_{k + 1}(S):"]
-        lines += [f"    {name} = S[{slot[name]}]" for name in loads]
-        lines += ["    " + line for s in part for line in s.lines]
-        lines += [f"    S[{slot[name]}] = {name}" for name in stores]
-        out.append([*lines, "", ""])
+        written = {name for s in part for name in s.writes}
+        where, loads, stores = {}, [], []
+        for name, n in uses[k].items():
+            if name not in slot:
+                continue
+            cell = f"S[{slot[name]}]"
+            if n < _LOCAL_USES:
+                where[name] = cell
+                continue
+            if home[name] != k or name in preset:
+                loads.append(f"    {name} = {cell}")
+            if name in written:
+                stores.append(f"    {cell} = {name}")
+
+        def place(m: re.Match, where: dict = where) -> str:
+            word = m.group()
+            return where.get(word, word)  # a quoted message stays as it is: no key starts with a quote
+
+        body = "\n".join("    " + line for s in part for line in s.lines)
+        out.append([f"def _part_{k + 1}(S):", *loads, _SLOTTED.sub(place, body) if where else body, *stores, "", ""])
     out.append([len(slot) - len(preset)])
     return out
 
