@@ -312,9 +312,10 @@ class _Graph:
         self.root, self.inputs, self.aux = root, inputs, aux
         self.order = topological_order(root)
         self.forward_order = _with_aux(self.order, aux)
-        self.nodes = [v for v in self.forward_order if v.inputs]
+        self.ins = {v: v.inputs for v in self.forward_order}  # (read once: a property on Value)
+        self.nodes = [v for v in self.forward_order if self.ins[v]]
         input_set = set(inputs)
-        self.constants = [v for v in self.forward_order if not v.inputs and v not in input_set]
+        self.constants = [v for v in self.forward_order if not self.ins[v] and v not in input_set]
         namer = _Namer()
         readable = node_names(self.forward_order)
         for i, v in enumerate(inputs):
@@ -327,7 +328,7 @@ class _Graph:
         self.constant_names = [self.name[v] for v in self.constants]
         needs = set(input_set)
         for v in self.nodes:
-            if any(c in needs for c in v.inputs):
+            if any(c in needs for c in self.ins[v]):
                 needs.add(v)
         self.needs = needs
         self.grad = {v: namer.take("d_" + self.name[v]) for v in self.order if v in needs}
@@ -336,7 +337,7 @@ class _Graph:
     def _env(self, v: Value) -> dict[str, str]:
         """What the table's operand names stand for at node ``v``."""
         op = ops.OPS[v.op]
-        args = [self.name[c] for c in v.inputs]
+        args = [self.name[c] for c in self.ins[v]]
         env = {"out": self.name[v]}
         if op.arity == 0:
             env["xs"] = _tuple(args)
@@ -350,7 +351,7 @@ class _Graph:
     # -- forward: domain checks and one line per op; inf / nan is looked for in bulk -----------
     def _forward(self, v: Value) -> _Stmt:
         op, env, out = ops.OPS[v.op], self.env[v], self.name[v]
-        args = [self.name[c] for c in v.inputs]
+        args = [self.name[c] for c in self.ins[v]]
         lines = []
         for cond, kind, reason in op.checks:
             test = _condition(cond, v.param)
@@ -377,7 +378,7 @@ class _Graph:
             names.setdefault(self.name[v])
         for v in self.nodes:
             if v.op not in _PROPAGATING:
-                for c in v.inputs:
+                for c in self.ins[v]:
                     names.setdefault(self.name[c])
         group_names = list(names)
         stmts = []
@@ -414,25 +415,25 @@ class _Graph:
         edges: dict[Value, int] = {}
         for v in self.order:
             if v in self.needs:
-                for c in v.inputs:
+                for c in self.ins[v]:
                     if c in self.needs:
                         edges[c] = edges.get(c, 0) + 1
         d_root = self.grad[self.root]
         stmts = [_Stmt([f"{d_root} = 1.0"], (), (d_root,))]
         started = {self.root}
         for v in reversed(self.order):
-            if v not in self.needs or not v.inputs:
+            if v not in self.needs or not self.ins[v]:
                 continue
             g = self.grad[v]
             op = ops.OPS[v.op]
-            for i, c in enumerate(v.inputs):
+            for i, c in enumerate(self.ins[v]):
                 if c not in self.needs:
                     continue
                 reads = [g]
                 local = self._local(v, i, reads)
                 first = c not in started
                 started.add(c)
-                if first and local == "1.0" and edges[c] == 1:
+                if first and local == "1.0" and edges[c] == 1 and self.ins[c]:
                     self.grad[c] = g  # d c is d v itself: no line, later lines use d v's name
                     continue
                 d = self.grad[c]
@@ -464,7 +465,7 @@ class _Graph:
         position = {v: i for i, v in enumerate([*self.inputs, *self.constants, *self.nodes])}
         rows = []
         for v in self.nodes:
-            row = " ".join([v.op, *(str(position[c]) for c in v.inputs)])
+            row = " ".join([v.op, *(str(position[c]) for c in self.ins[v])])
             rows.append(row + f" n={v.param!r}" if ops.OPS[v.op].param else row)
         labels = [f"{i}\t{_one_line(repr(v.label))}" for v, i in position.items() if v.label is not None]
         used = sorted({v.op for v in self.nodes})
