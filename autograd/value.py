@@ -289,6 +289,7 @@ def _install_methods() -> None:
 _COERCE_B = "if type(b) is not Value:\n    b = _value(b)"
 _new = object.__new__
 _MANY = type("_Many", (), {"__repr__": lambda self: "_MANY"})()  # marks a node with 3 or more inputs
+_SEEN = type("_Seen", (), {"__repr__": lambda self: "_SEEN"})()  # a node's grad while backward() walks the graph
 _MAKE: dict[str, Callable] = {}
 
 
@@ -360,42 +361,55 @@ def topological_order(root: Value) -> list[Value]:
 
 
 def _reset_order(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
-    """``topological_order(root)``, setting every grad to 0.0 on the way; also the leaves whose grad was not 0."""
+    """``topological_order(root)``, setting every grad to 0.0; also the leaves whose grad was not 0.
+
+    The traversal of topological_order, with a node's ``grad`` (reset anyway) as its visited mark
+    instead of a set: the node is in hand already, so large graphs cost no hash-table lookups.
+    """
     order: list[Value] = []
     kept: list[tuple[Value, float]] = []
-    seen: set[Value] = set()
     stack: list[Value | None] = [root]
-    push, pop, emit, mark = stack.append, stack.pop, order.append, seen.add
-    while stack:  # the same traversal as topological_order
-        v = pop()
-        if v is None:
+    push, pop, emit = stack.append, stack.pop, order.append
+    try:
+        while stack:
             v = pop()
-            emit(v)
-            v.grad = 0.0
-        elif v not in seen:
-            mark(v)
+            if v is None:
+                emit(pop())
+                continue
+            g = v.grad
+            if g is _SEEN:
+                continue
+            v.grad = _SEEN
             a = v._a
             if a is None:
                 emit(v)
-                if v.grad:
-                    kept.append((v, v.grad))
-                v.grad = 0.0
+                if g:
+                    kept.append((v, g))
                 continue
             push(v)
             push(None)
             b = v._b
             if b is None:
-                if a not in seen:
+                if a.grad is not _SEEN:
                     push(a)
             elif b is _MANY:
                 for child in a:
-                    if child not in seen:
+                    if child.grad is not _SEEN:
                         push(child)
             else:
-                if a not in seen:
+                if a.grad is not _SEEN:
                     push(a)
-                if b not in seen:
+                if b.grad is not _SEEN:
                     push(b)
+    except BaseException:  # interrupted: no mark may stay behind
+        for v in (*order, *stack):
+            if v is not None and v.grad is _SEEN:
+                v.grad = 0.0
+        for v, g in kept:
+            v.grad = g
+        raise
+    for v in order:
+        v.grad = 0.0
     return order, kept
 
 
