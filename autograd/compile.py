@@ -28,6 +28,7 @@ from .names import node_names
 from .value import Value, _to_float, topological_order
 
 CHUNK = 5000  # generated lines per function; larger graphs are split into parts sharing a list S
+_TERMS = 64  # terms per line of a long sum (CPython's compiler recurses into a chain of +)
 _LOCAL_USES = 3  # in a part, a value shared with other parts is a local if used this often, else S[slot]
 _RESERVED = {"math", "INF", "OVERFLOW", "inputs", "constants", "forward_backward", "S", "e"} | set(dir(builtins))
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
@@ -360,7 +361,8 @@ class _Graph:
         if op.name == "linear":  # the table's _linear written out: the same additions from 0.0, in order
             k = len(args) // 2
             terms = ["0.0", *(f"{args[i]} * {args[k + i]}" for i in range(k)), args[-1]]
-            lines.append(f"{out} = {' + '.join(terms)}")
+            for i in range(0, len(terms), _TERMS):  # long sums continue on the next line, in the same order
+                lines.append(f"{out} = {' + '.join(terms[i:i + _TERMS] if i == 0 else [out, *terms[i:i + _TERMS]])}")
         else:
             lines.append(f"{out} = {_subst(op.forward, env)}")
         return _Stmt(lines, tuple(args), (out,))
@@ -587,7 +589,7 @@ def _parts(stmts: list[_Stmt], chunk: int, preset: list[str]) -> list[list]:
             if n < _LOCAL_USES:
                 where[name] = cell
                 continue
-            if home[name] != k or name in preset:
+            if home[name] != k or slot[name] < len(preset):
                 loads.append(f"    {name} = {cell}")
             if name in written:
                 stores.append(f"    {cell} = {name}")

@@ -419,3 +419,17 @@ def test_a_100k_node_graph_is_split_into_parts_and_matches():
     root.backward()
     assert same(loss, root.data)
     assert all(same(g, x.grad) for g, x in zip(grads, xs))
+
+
+@pytest.mark.slow
+def test_a_neuron_with_20000_inputs_compiles_and_matches():
+    rng = random.Random(1)
+    ws = [Value(rng.uniform(-1.0, 1.0)) for _ in range(20_000)]
+    xs = [Value(rng.uniform(-1.0, 1.0)) for _ in range(20_000)]
+    b = Value(0.1, label="b")
+    out = sum_values([linear(ws, xs, b).tanh(), sum_values(ws), *(x * 1.0 for x in xs[:3])])
+    f = compile_graph(out, [*ws, b])  # one long sum would overflow CPython's compiler: written over many lines
+    loss, grads = f([w.data for w in [*ws, b]])
+    out.backward()
+    assert same(loss, out.data)
+    assert all(same(g, v.grad) for g, v in zip(grads, [*ws, b]))
