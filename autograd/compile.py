@@ -3,7 +3,10 @@
 ``compile_graph(loss, inputs=[w1, w2])`` returns a callable ``f`` with ``f(values) -> (loss, grads)``
 that builds no Values; ``f.source`` is the generated module (it imports only ``math``).  The code is
 written from the op table's expressions, in the engine's order, so results are the same floats as
-``backward()``.
+``backward()``.  The fast path checks domains per op but looks for inf / nan once, in bulk; when
+anything is off, ``_check_forward`` replays the forward pass with the engine's own lines for each op
+(``ops.evaluation_lines``) and raises the engine's error.  Graphs over CHUNK lines are split into
+functions ``_part_k(S)`` that share values through the list ``S``.
 
 Limits: the graph is traced once, so Python control flow on ``.data`` in the code that built it
 (``if x.data > 0: ...``) is frozen at trace time, as with JAX's tracing; ops such as ``relu`` branch
