@@ -539,8 +539,17 @@ class _Graph:
                 *("    " + c for c in catch),
             ]
         lines += self._replay_data()
-        lines += _CHECK_SOURCE.split("\n")
-        return "\n".join(lines).rstrip("\n") + "\n"
+        lines += _CHECK_SOURCE.rstrip().split("\n")
+        lines += ["", "", "# The values at compile time, so that this file runs on its own: python FILE.py",
+                  *_listing("INPUT_NAMES", [repr(n) for n in self.input_names]),
+                  *_listing("INPUTS", [repr(v.data) for v in self.inputs]),
+                  *_listing("CONSTANTS", [repr(v.data) for v in self.constants]),
+                  "", "", 'if __name__ == "__main__":',
+                  "    loss, grads = forward_backward(INPUTS, CONSTANTS)",
+                  f"    print({root!r} + ' =', repr(loss))",
+                  "    for name, grad in zip(INPUT_NAMES, grads):",
+                  f"        print('d {root} / d ' + name + ' =', repr(grad))"]
+        return "\n".join(lines) + "\n"
 
 
 def _with_aux(order: list[Value], aux: list[Value]) -> list[Value]:
@@ -630,6 +639,14 @@ def _unpack(names: list[str], source: str) -> list[str]:
     if len(rows) == 1:
         return [f"{rows[0]} = {source}"]
     return ["(" + rows[0], *(" " + r for r in rows[1:-1]), " " + rows[-1] + f") = {source}"]
+
+
+def _listing(name: str, items: list[str]) -> list[str]:
+    """``name = [a, b, ...]`` with eight items a line."""
+    rows = [", ".join(items[i:i + 8]) for i in range(0, len(items), 8)]
+    if len(rows) <= 1:
+        return [f"{name} = [{''.join(rows)}]"]
+    return [f"{name} = [", *(f"    {row}," for row in rows), "]"]
 
 
 def _some(names: list[str], limit: int = 12) -> str:

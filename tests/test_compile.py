@@ -6,6 +6,8 @@ import ast
 import math
 import random
 import re
+import subprocess
+import sys
 
 import pytest
 from conftest import TOL, build_mazur
@@ -104,6 +106,17 @@ def test_source_runs_on_its_own_and_imports_only_math(mazur):
     tree = ast.parse(f.source)
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert [alias.name for n in imports for alias in n.names] == ["math"]
+
+
+def test_source_pasted_into_a_file_runs(mazur, tmp_path):
+    weights = [mazur[name] for name in WEIGHTS]
+    f = compile_graph(mazur["E_total"], inputs=weights)
+    path = tmp_path / "e_total.py"
+    path.write_text(f.source, encoding="utf-8")
+    run = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True)
+    E_total, grads = f([w.data for w in weights])
+    assert f"E_total = {E_total!r}" in run.stdout
+    assert f"d E_total / d w5 = {grads[4]!r}" in run.stdout
 
 
 def test_chunked_source_matches(mazur):
