@@ -101,13 +101,8 @@ class Value:
         def relu(self) -> Value: ...
         def softplus(self) -> Value: ...
 
-    def __pow__(self, other: Value | Number) -> Value:
-        if isinstance(other, Value):
-            return _MAKE["pow"]((self, other))
-        return _MAKE["pow_const"]((self,), _to_float(other))
-
-    def __rpow__(self, other: Number) -> Value:
-        return _MAKE["rpow_const"]((self,), _to_float(other))
+        def __pow__(self, other: Value | Number) -> Value: ...  # pow, or pow_const for a number
+        def __rpow__(self, other: Number) -> Value: ...  # rpow_const
 
     # -- comparisons on data (not differentiable) ----------------------------------------
     def __lt__(self, other: Value | Number) -> bool:
@@ -248,7 +243,8 @@ def _generate(op: Op, header: str, prologue: str, ins: str) -> Callable:
     ]
     source = header + "\n" + "\n".join("    " + line for line in body)
     ns = ops.namespace()
-    ns.update(OP=op, Value=Value, _ParamValue=_ParamValue, _new=_new, _failed=_failed, _value=_value, _MANY=_MANY)
+    ns.update(OP=op, Value=Value, _ParamValue=_ParamValue, _new=_new, _failed=_failed, _value=_value, _MANY=_MANY,
+              _MAKE=_MAKE, _to_float=_to_float)
     exec(source, ns)
     fn = ns[header[4 : header.index("(")]]
     fn.__doc__ = f"The ``{op.name}`` node: {op.show.format(x='x', y='y', n='n', xs='xs', w='w', b='b')}."
@@ -284,6 +280,9 @@ def _install_methods() -> None:
         setattr(Value, reflected, _generate(op, f"def {reflected}(b, a):", "a = _value(a)", "(a, b)"))
     for name, method in _UNARY_METHODS.items():
         setattr(Value, method, _generate(ops.OPS[name], f"def {method}(a):", "", "(a,)"))
+    pow_value = "if isinstance(n, Value):\n    return _MAKE['pow']((a, n))\nn = _to_float(n)"
+    Value.__pow__ = _generate(ops.POWC, "def __pow__(a, n):", pow_value, "(a,)")
+    Value.__rpow__ = _generate(ops.RPOWC, "def __rpow__(a, n):", "n = _to_float(n)", "(a,)")
 
 
 _COERCE_B = "if type(b) is not Value:\n    b = _value(b)"
@@ -303,7 +302,7 @@ def _error(op: Op, inputs: Sequence[Value], param: float | None, kind: type, rea
 def apply(op_name: str, inputs: Sequence[Value | Number]) -> Value:
     """Apply the n-ary op ``op_name`` (``sum``, ``linear``, ``logsumexp``) to ``inputs``."""
     op = ops.OPS[op_name]
-    values = tuple(_value(v) for v in inputs)
+    values = tuple([v if type(v) is Value else _value(v) for v in inputs])
     if not values:
         raise ValueError(f"{op_name}: needs at least one input")
     return _apply(op, values)
@@ -419,7 +418,8 @@ def backward(root: Value, grad: Number = 1.0) -> list[Value]:
     The cyclic garbage collector is paused for the duration of the call (and restored as it was):
     the pass only allocates floats and the bookkeeping lists.
     """
-    grad = _to_float(grad)
+    if type(grad) is not float or grad - grad != 0.0:  # not a finite float: convert or raise
+        grad = _to_float(grad)
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
