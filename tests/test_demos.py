@@ -231,3 +231,19 @@ def test_make_moons_is_seeded_and_balanced():
     assert (xs, ys) == moons.make_moons(50, 0.1, seed=4)
     assert xs != moons.make_moons(50, 0.1, seed=5)[0]
     assert len(xs) == 50 and sorted(set(ys)) == [-1, 1] and ys.count(1) == 25
+
+
+def test_moons_compiled_trains_exactly_like_the_dynamic_engine():
+    from demos import moons
+
+    xs, ys = moons.make_moons(30, 0.1, seed=1)
+    dynamic, compiled = moons.build_model(seed=1), moons.build_model(seed=1)
+    assert moons.train(dynamic, xs, ys, epochs=4, quiet=True) == moons.train(
+        compiled, xs, ys, epochs=4, quiet=True, compiled=True
+    )
+    assert dynamic.state_dict() == compiled.state_dict()
+
+
+def test_moons_demo_compiled_flag_runs():
+    out = run_demo("moons", "--compiled", "--epochs", "3", "--n", "20")
+    assert "compiled the loss graph once" in out and "final accuracy:" in out
