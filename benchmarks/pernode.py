@@ -1,0 +1,178 @@
+"""Per-node workloads: a long chain ``y = tanh(y*c + d)`` and a sum of products, timed and weighed per op node."""
+
+from __future__ import annotations
+
+import gc
+import math
+import tracemalloc
+
+from autograd import Value
+
+from . import engines
+from .engines import mg_tanh, tensor, torch
+from .engines import micrograd_engine as mg
+from .harness import Case, Outcome, Workload
+
+C, D, Y0 = 0.9, 0.1, 0.3  # chain constants: y_0 = Y0, y_k = tanh(c y_{k-1} + d); grads of y_0, c, d
+
+
+def chain_floats(n: int) -> Outcome:
+    """Hand-written forward and hand-derived backward on floats."""
+    c, d = C, D
+    ys = [Y0]
+    y = Y0
+    for _ in range(n):
+        y = math.tanh(y * c + d)
+        ys.append(y)
+    g = 1.0
+    gc_ = gd = 0.0
+    for k in range(n, 0, -1):
+        t = ys[k]
+        g_net = g * (1.0 - t * t)
+        gc_ += g_net * ys[k - 1]
+        gd += g_net
+        g = g_net * c
+    return y, [g, gc_, gd], ys
+
+
+def chain_cases(n: int) -> list[Case]:
+    def floats():
+        return lambda: chain_floats(n)
+
+    def ours():
+        y0, c, d = Value(Y0), Value(C), Value(D)
+
+        def run():
+            y = y0
+            for _ in range(n):
+                y = (y * c + d).tanh()
+            y.backward()
+            return y.data, [y0.grad, c.grad, d.grad], y
+
+        return run
+
+    def micrograd(gc_off: bool = False):
+        y0, c, d = mg.Value(Y0), mg.Value(C), mg.Value(D)
+
+        def run():
+            was = gc.isenabled()
+            if gc_off:
+                gc.disable()
+            try:
+                y = y0
+                for _ in range(n):
+                    y = mg_tanh(y * c + d)
+                with engines.deep_recursion(3 * n + 1000):
+                    y.backward()
+            finally:
+                if was:
+                    gc.enable()
+            return y.data, [y0.grad, c.grad, d.grad], y
+
+        return run
+
+    def pytorch():
+        y0, c, d = tensor(Y0), tensor(C), tensor(D)
+
+        def run():
+            y = y0
+            for _ in range(n):
+                y = torch.tanh(y * c + d)
+            y.backward()
+            return y.item(), [y0.grad.item(), c.grad.item(), d.grad.item()], y
+
+        return run
+
+    cases = [Case("floats", floats), Case("chainrule", ours)]
+    if mg:
+        cases += [Case("micrograd", micrograd), Case("micrograd, GC off", lambda: micrograd(True))]
+    if torch:
+        cases.append(Case("torch", pytorch))
+    return cases
+
+
+def chain(n: int) -> Workload:
+    return Workload(
+        "chain", f"chain y = tanh(y*c + d), {n:,} steps, fwd+bwd", "us/node", 1e6 / (3 * n), chain_cases(n),
+        ["micrograd's chain uses a fused tanh node in micrograd's closure style (0.1.0 has no tanh)"],
+    )
+
+
+def sum_cases(n: int) -> list[Case]:
+    xs0 = [math.sin(i) for i in range(n)]
+    ws0 = [math.cos(i) for i in range(n)]
+
+    def floats():
+        def run():
+            s = 0.0
+            for x, w in zip(xs0, ws0):
+                s += x * w
+            return s, [*ws0, *xs0], None  # d s / d x_i = w_i, d s / d w_i = x_i
+
+        return run
+
+    def generic(make, data, grad, deep=False):
+        def prepare():
+            xs, ws = [make(x) for x in xs0], [make(w) for w in ws0]
+
+            def run():
+                s = sum(x * w for x, w in zip(xs, ws))
+                if deep:
+                    with engines.deep_recursion(2 * n + 1000):
+                        s.backward()
+                else:
+                    s.backward()
+                return data(s), [grad(x) for x in xs] + [grad(w) for w in ws], s
+
+            return run
+
+        return prepare
+
+    cases = [
+        Case("floats", floats),
+        Case("chainrule", generic(Value, lambda s: s.data, lambda v: v.grad)),
+    ]
+    if mg:
+        cases.append(Case("micrograd", generic(mg.Value, lambda s: s.data, lambda v: v.grad, deep=True)))
+    if torch:
+        cases.append(Case("torch", generic(tensor, lambda s: s.item(), lambda v: v.grad.item())))
+    return cases
+
+
+def sum_of_products(n: int) -> Workload:
+    return Workload(
+        "sum", f"sum of {n:,} products (Python's sum), fwd+bwd", "us/node", 1e6 / (2 * n), sum_cases(n),
+        ["op nodes = n products + n additions for every engine (the same expression)"],
+    )
+
+
+# -- memory ---------------------------------------------------------------------------------------------
+def _rss() -> int:
+    """Resident memory in bytes (Linux), for PyTorch whose tensors tracemalloc does not see."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+    except OSError:
+        return 0
+
+
+def memory_per_node(n: int) -> dict[str, tuple[float, str]]:
+    """Bytes per op node of an ``n``-step chain after forward and backward, graph alive: (bytes, how measured)."""
+    builders = {case.engine: case.prepare for case in chain_cases(n) if case.engine != "micrograd, GC off"}
+    results = {}
+    for engine, prepare in builders.items():
+        run = prepare()
+        gc.collect()
+        if engine == "torch":
+            before = _rss()
+            result = run()
+            results[engine] = ((_rss() - before) / (3 * n), "RSS")
+        else:
+            tracemalloc.start()
+            before = tracemalloc.get_traced_memory()[0]
+            result = run()
+            results[engine] = ((tracemalloc.get_traced_memory()[0] - before) / (3 * n), "tracemalloc")
+            tracemalloc.stop()
+        del result
+        gc.collect()
+    return results

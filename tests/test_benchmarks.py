@@ -1,0 +1,60 @@
+"""The benchmark suite runs and its engines agree (no timing is asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import harness
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKLOADS = ("chain y = tanh", "sum of", "micrograd's demo step", "the 2-2-2 network")
+
+
+def test_quick_check_runs_and_every_workload_agrees_across_engines(tmp_path):
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--check", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    agree = [line for line in done.stdout.splitlines() if " agree (loss " in line]
+    assert [any(line.startswith(w) for line in agree) for w in WORKLOADS] == [True] * len(WORKLOADS)
+    expected = ["floats", "chainrule"]
+    if importlib.util.find_spec("micrograd"):
+        expected.append("micrograd")
+    if importlib.util.find_spec("torch"):
+        expected.append("torch")
+    for line in agree:
+        engines = line.split(": ", 1)[1]
+        assert all(name in engines for name in expected), line
+    results = json.loads(out.read_text())
+    assert [w["name"] for w in results["workloads"]] == ["chain", "sum", "demo_step", "network_222"]
+    assert all(w["engines"]["chainrule"]["median"] > 0 for w in results["workloads"])
+    assert results["memory_bytes_per_node"]["chainrule"]["bytes"] > 0
+    assert set(results["growth_us_per_node"]) == {"gc_on", "gc_off"}
+    assert "| workload | unit | floats | chainrule |" in done.stdout
+
+
+def _workload(grads_b):
+    def case(grads):
+        return harness.Case(str(grads), lambda: lambda: (1.0, list(grads), None))
+
+    return harness.Workload("w", "w", "s", 1.0, [case([0.5, 2.0]), case(grads_b)])
+
+
+def test_check_accepts_rounding_and_names_the_first_disagreeing_gradient():
+    assert harness.check(_workload([0.5, 2.0 + 1e-12])) == {"[0.5, 2.0]": 1.0, "[0.5, 2.000000000001]": 1.0}
+    with pytest.raises(harness.Disagreement, match=r"gradient 1: \[0.5, 2.001\] 2.001 != \[0.5, 2.0\] 2.0"):
+        harness.check(_workload([0.5, 2.001]))
+
+
+def test_a_disagreement_makes_the_suite_exit_nonzero(monkeypatch, capsys):
+    from benchmarks import __main__ as suite
+
+    monkeypatch.setattr(suite, "workloads", lambda sizes: [_workload([0.5, 3.0])])
+    assert suite.main(["--check", "--only", "w"]) == 1
+    assert "DISAGREEMENT: w: gradient 1" in capsys.readouterr().err
