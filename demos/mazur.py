@@ -2,7 +2,8 @@
 
 Run ``python -m demos.mazur`` from the repository root: one forward pass, E_total, the chain-rule factors,
 all eight gradients and the weights after one update, each checked against the hand derivation.
-``--steps N`` keeps training for N updates in all and prints E_total every so often.
+``--steps N`` keeps training for N updates in all and prints E_total every so often (``--compiled``: with
+generated straight-line code instead of a new graph per step).
 """
 
 from __future__ import annotations
@@ -135,19 +136,28 @@ def factors(q: dict[str, Value]) -> dict[str, float]:
     }
 
 
-def train(model: nn.MLP, weights: list[Value], start: int, end: int, every: int) -> list[tuple[int, float]]:
+def train(
+    model: nn.MLP, weights: list[Value], start: int, end: int, every: int, compiled: bool = False
+) -> list[tuple[int, float]]:
     """Gradient descent on ``weights`` from ``start`` to ``end`` updates in all; ``(updates, E_total)``
-    at ``start``, each multiple of ``every`` and ``end``."""
+    at ``start``, each multiple of ``every`` and ``end``. ``compiled=True`` runs generated code
+    (``nn.compile_loss``) instead of building the graph each step: the same floats."""
     opt = nn.SGD(weights, lr=LR)
+    loss_fn = lambda m: nn.mse_loss(m(list(INPUTS)), list(TARGETS), reduction="half_sum")
+    step = nn.compile_loss(model, loss_fn) if compiled else None
     history = []
     for n in range(start, end + 1):
-        loss = nn.mse_loss(model(list(INPUTS)), list(TARGETS), reduction="half_sum")
+        opt.zero_grad()
+        if step is not None:
+            loss = step()
+        else:
+            value = loss_fn(model)
+            value.backward()
+            loss = value.data
         if n == start or n == end or n % every == 0:
-            history.append((n, loss.data))
+            history.append((n, loss))
         if n == end:
             break
-        opt.zero_grad()
-        loss.backward()
         opt.step()
     return history
 
@@ -178,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="after the checked update, keep training to N updates in all and print E_total")
+    parser.add_argument("--compiled", action="store_true",
+                        help="with --steps: trace the loss once and train with generated code (autograd.compile_graph)")
     args = parser.parse_args(argv)
     if args.steps < 0:
         parser.error("--steps must be >= 0")
@@ -219,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     print("all values match the reference" if table.ok else "SOME VALUES DO NOT MATCH THE REFERENCE")
 
     if args.steps >= 1:
-        history = [(0, q["E_total"].data), *train(model, weights, 1, args.steps, max(1, args.steps // 10))]
+        every = max(1, args.steps // 10)
+        history = [(0, q["E_total"].data), *train(model, weights, 1, args.steps, every, args.compiled)]
         print(f"\ntraining on: E_total after each number of updates (lr = {LR})")
         print(f"  {'updates':>8}  {'E_total':>14}")
         for n, error in history:

@@ -137,6 +137,14 @@ def test_training_continues_to_lower_the_error():
     assert all(p.data in (0.35, 0.60) for p in (q["b1"], q["b2"]))  # biases are not trained
 
 
+def test_compiled_training_gives_the_same_floats():
+    dynamic, dynamic_weights, _ = mazur.build()
+    compiled, compiled_weights, _ = mazur.build()
+    errors = mazur.train(dynamic, dynamic_weights, 0, 200, every=1)
+    assert mazur.train(compiled, compiled_weights, 0, 200, every=1, compiled=True) == errors
+    assert [w.data for w in compiled_weights] == [w.data for w in dynamic_weights]
+
+
 # -- demos.mazur ---------------------------------------------------------------------------------
 
 
@@ -201,6 +209,12 @@ def test_demo_steps_trains_and_the_error_falls():
     assert updates[0] == 0 and updates[-1] == 500 and len(updates) >= 5
     assert errors[0] == pytest.approx(0.298371109, abs=1e-9)
     assert all(b < a for a, b in zip(errors, errors[1:]))
+
+
+def test_demo_steps_compiled_prints_the_same_errors():
+    dynamic, compiled = run_demo("--steps", "300"), run_demo("--steps", "300", "--compiled")
+    assert dynamic.returncode == 0 and compiled.returncode == 0, compiled.stderr
+    assert compiled.stdout == dynamic.stdout
 
 
 def test_demo_rejects_negative_steps():
