@@ -4,12 +4,21 @@ Note: this package shadows the unrelated PyPI package also named ``autograd``.
 """
 
 from .compile import CompiledGraph, compile_graph
+from .explain import Explanation, Factor, Path, explain
 from .gradcheck import GradcheckError, gradcheck
 from .ops import OPS, Op
 from .render import draw, render_steps, to_dot
+from .trace import Backprop, Step, Term
 from .value import Value, apply, backward, linear, logsumexp, sum_values, topological_order
 
 __all__ = [
+    "Backprop",
+    "Explanation",
+    "Factor",
+    "Path",
+    "Step",
+    "Term",
+    "explain",
     "OPS",
     "CompiledGraph",
     "GradcheckError",

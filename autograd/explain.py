@@ -1,0 +1,387 @@
+"""Why a gradient has its value: the chain-rule paths from ``output`` to ``wrt``, factor by factor.
+
+``explain(E_total, w5)`` lists every path as a product of factors ``d child / d parent``; the
+gradient is the sum of the path products.  When there are more than ``max_paths`` paths it
+shows the grouped (delta) form instead: per node, the sum over its consumers (backward itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import ops
+from .collapse import Collapse, FoldedEdge, fold, kept_nodes
+from .names import node_names
+from .trace import format_number
+from .value import Value, topological_order
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One factor of a path: d child / d parent, its formula text and value."""
+
+    child: Value
+    parent: Value
+    formula: str
+    value: float
+    chain: tuple[Value, ...]  # real nodes child ... parent; len 2 when not folded; (child, parent) if several
+    chains: tuple[tuple[Value, ...], ...] = ()  # every real chain summed over (() if too many to list)
+
+
+@dataclass
+class Path:
+    """One chain-rule path from output to wrt: its factors (output side first) and their product."""
+
+    factors: list[Factor]
+    product: float
+
+
+@dataclass(frozen=True)
+class Share:
+    """What one consumer contributes to a node's gradient: d output/d consumer * d consumer/d node."""
+
+    consumer: Value
+    factor: Factor  # d consumer / d node
+    upstream: float  # d output / d consumer
+    value: float  # upstream * factor.value
+    top: Value | None  # when set, the share equals d top / d node (the reference's dE_o1/dout_h1)
+
+
+@dataclass
+class Group:
+    """d output / d node as the sum of its consumers' shares (one line of the delta form)."""
+
+    node: Value
+    grad: float
+    shares: list[Share]
+
+
+@dataclass
+class Explanation:
+    """The paths (or the grouped form) behind d output / d wrt; ``total`` equals backward()'s ``wrt.grad``."""
+
+    output: Value
+    wrt: Value
+    paths: list[Path]
+    total: float
+    grouped: bool  # True when the grouped form replaced the paths (more than max_paths)
+    groups: list[Group]  # every node between output and wrt, output side first
+    count: int  # number of paths
+    max_paths: int = 64
+    precision: int = 9
+    names: dict[Value, str] = field(default_factory=dict, repr=False)
+
+    # -- text ---------------------------------------------------------------------------------
+    def _n(self, x: float) -> str:
+        return format_number(x, self.precision)
+
+    def _d(self, a: Value, b: Value) -> str:
+        return f"d{self.names[a]}/d{self.names[b]}"
+
+    def _share_name(self, s: Share, node: Value, many: bool = False) -> str:
+        if s.top is not None:
+            return self._d(s.top, node)
+        if s.consumer is self.output:
+            chain = s.factor.chain
+            via = f" (via {self.names[chain[1]]})" if many and len(chain) > 2 else ""
+            return self._d(s.consumer, node) + via
+        return f"{self._d(self.output, s.consumer)} * {self._d(s.consumer, node)}"
+
+    def _share_value(self, s: Share) -> str:
+        if s.top is not None or s.consumer is self.output:
+            return self._n(s.value)
+        return f"{self._n(s.upstream)} * {self._n(s.factor.value)}"
+
+    def _group_line(self, g: Group) -> str:
+        names = " + ".join(self._share_name(s, g.node, len(g.shares) > 1) for s in g.shares)
+        if len(g.shares) == 1:
+            return f"{self._d(self.output, g.node)} = {names} = {self._share_value(g.shares[0])} = {self._n(g.grad)}"
+        values = " + ".join(self._n(s.value) for s in g.shares)
+        return f"{self._d(self.output, g.node)} = {names} = {values} = {self._n(g.grad)}"
+
+    def merges(self) -> list[Group]:
+        """The groups of nodes where paths meet (more than one consumer): the delta form's sums."""
+        return [g for g in self.groups if len(g.shares) > 1]
+
+    def factors(self) -> list[Factor]:
+        """Every distinct factor of the paths, in order of first use."""
+        return list({(f.child, f.parent): f for p in self.paths for f in p.factors}.values())
+
+    def _path_line(self, p: Path) -> str:
+        if not p.factors:
+            return "1"
+        names = " * ".join(self._d(f.child, f.parent) for f in p.factors)
+        values = " * ".join(self._n(f.value) for f in p.factors)
+        return f"{names} = {values} = {self._n(p.product)}"
+
+    def __str__(self) -> str:
+        head = self._d(self.output, self.wrt)
+        if self.grouped:
+            lines = [
+                f"{head}: {self.count} paths, more than max_paths={self.max_paths}; grouped form instead"
+                f" (the backward pass over the {len(self.groups) + 1} nodes between {self.names[self.wrt]}"
+                f" and {self.names[self.output]}):"
+            ]
+            lines += [f"  {self._group_line(g)}" for g in self.groups]
+            lines.append(f"{head} = {self._n(self.total)}")
+            return "\n".join(lines)
+        if len(self.paths) == 1:
+            lines = [f"{head} = {self._path_line(self.paths[0])}"]
+        else:
+            lines = [f"{head} = sum over {len(self.paths)} paths:"]
+            lines += [f"  path {i}: {self._path_line(p)}" for i, p in enumerate(self.paths, 1)]
+            lines.append(f"  {head} = {' + '.join(self._n(p.product) for p in self.paths)} = {self._n(self.total)}")
+            merges = self.merges()
+            if merges:
+                lines.append("grouped (delta) form, where the paths meet:")
+                lines += [f"  {self._group_line(g)}" for g in merges]
+        factors = self.factors()
+        if factors:
+            lines.append("factors:")
+            lines += [f"  {self._d(f.child, f.parent)} = {f.formula} = {self._n(f.value)}" for f in factors]
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        """The explanation as Markdown (tables of paths and factors)."""
+        head = f"**{self._d(self.output, self.wrt)} = {self._n(self.total)}**"
+        out = [head, ""]
+        if self.grouped:
+            out.append(f"{self.count} paths (more than max_paths={self.max_paths}): grouped form, node by node.")
+            out += ["", "| node | sum over consumers | value |", "|---|---|---|"]
+            for g in self.groups:
+                terms = " + ".join(self._share_name(s, g.node) for s in g.shares)
+                out.append(f"| `{self.names[g.node]}` | {terms} | {self._n(g.grad)} |")
+            return "\n".join(out)
+        out += ["| path | factors | product |", "|---|---|---|"]
+        for i, p in enumerate(self.paths, 1):
+            factors = " × ".join(f"{self._d(f.child, f.parent)} ({self._n(f.value)})" for f in p.factors) or "1"
+            out.append(f"| {i} | {factors} | {self._n(p.product)} |")
+        merges = self.merges()
+        if len(self.paths) > 1 and merges:
+            out += ["", "Grouped (delta) form, where the paths meet:", ""]
+            out += [f"- {self._group_line(g)}" for g in merges]
+        factors = self.factors()
+        if factors:
+            out += ["", "| factor | formula | value |", "|---|---|---|"]
+            out += [f"| {self._d(f.child, f.parent)} | `{f.formula}` | {self._n(f.value)} |" for f in factors]
+        return "\n".join(out)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def to_latex(self) -> str:
+        """The explanation as a LaTeX ``aligned`` block (use inside ``$$ ... $$`` or ``\\[ ... \\]``)."""
+        frac = lambda a, b: rf"\frac{{\partial {_tex(self.names[a])}}}{{\partial {_tex(self.names[b])}}}"  # noqa: E731
+        num = lambda x: _tex_number(self._n(x))  # noqa: E731
+        rows = []
+        head = frac(self.output, self.wrt)
+        if self.grouped:
+            for g in self.groups:
+                terms = " + ".join(
+                    frac(s.top, g.node) if s.top is not None else
+                    (frac(s.consumer, g.node) if s.consumer is self.output else
+                     frac(self.output, s.consumer) + r" \cdot " + frac(s.consumer, g.node))
+                    for s in g.shares)
+                rows.append(f"{frac(self.output, g.node)} &= {terms} = {num(g.grad)}")
+            rows.append(f"{head} &= {num(self.total)}")
+        else:
+            products = [r" \cdot ".join(frac(f.child, f.parent) for f in p.factors) or "1" for p in self.paths]
+            values = [r" \cdot ".join(num(f.value) for f in p.factors) or "1" for p in self.paths]
+            rows.append(f"{head} &= " + " + ".join(products))
+            if len(self.paths) == 1:
+                rows.append(f"&= {values[0]}")
+            else:
+                rows.append("&= " + " + ".join(f"({v})" for v in values))
+                rows.append("&= " + " + ".join(num(p.product) for p in self.paths))
+            rows.append(f"&= {num(self.total)}")
+            for g in self.merges() if len(self.paths) > 1 else []:
+                terms = " + ".join(frac(s.top, g.node) if s.top is not None else
+                                   frac(self.output, s.consumer) + r" \cdot " + frac(s.consumer, g.node)
+                                   for s in g.shares)
+                values = " + ".join(num(s.value) for s in g.shares)
+                rows.append(f"{frac(self.output, g.node)} &= {terms} = {values} = {num(g.grad)}")
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+
+_TEX_ESCAPES = {"\\": r"\backslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\sim{}", "^": r"\hat{}"}
+
+
+def _tex_text(s: str) -> str:
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in s)
+
+
+def _tex(name: str) -> str:
+    """A node name in math: ``E_total`` -> ``\\mathrm{E}_{\\mathrm{total}}``."""
+    head, sep, tail = name.partition("_")
+    if sep and head and tail:
+        return rf"\mathrm{{{_tex_text(head)}}}_{{\mathrm{{{_tex_text(tail)}}}}}"
+    return rf"\mathrm{{{_tex_text(name)}}}"
+
+
+def _tex_number(text: str) -> str:
+    if "e" in text:
+        mantissa, _, exponent = text.partition("e")
+        text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return f"({text})" if text.startswith("-") else text
+
+
+# -- building ---------------------------------------------------------------------------------
+def explain(output: Value, wrt: Value, *, collapse: Collapse = False, max_paths: int = 64,
+            precision: int = 9) -> Explanation:
+    """The chain-rule paths from ``output`` to ``wrt`` (or the grouped form above ``max_paths``).
+
+    ``collapse=True`` folds unlabeled nodes and merges pure-sum factors of exactly 1 (``dE_total/dE_o1``)
+    into their neighbour, giving the hand derivation's factors; ``collapse=[labels or Values]`` keeps
+    just those quantities (plus output, wrt and labeled leaves).
+    """
+    order = topological_order(output)
+    names = node_names(order)
+    if wrt not in set(order):
+        who = names.get(wrt) or repr(wrt)
+        top = names[output]
+        raise ValueError(f"explain: {who} is not in the graph of {top} ({top} does not depend on it)")
+    grad = _backward(output, order)
+    kept = set(order) if collapse is False else kept_nodes(output, collapse) | {wrt}
+    by_child: dict[Value, list[FoldedEdge]] = {}
+    for e in fold(output, kept):
+        by_child.setdefault(e.child, []).append(e)
+
+    # nodes between wrt and output (those that reach wrt), and the number of paths from each to wrt
+    paths_from: dict[Value, int] = {}
+    for v in order:
+        if v is wrt:
+            paths_from[v] = 1
+        elif v in kept:
+            n = sum(paths_from.get(e.parent, 0) for e in by_child.get(v, ()))
+            if n:
+                paths_from[v] = n
+    count = paths_from[output]
+    relevant = [v for v in reversed(order) if v in paths_from]  # output first
+    edges = {v: [e for e in by_child.get(v, ()) if e.parent in paths_from] for v in relevant if v is not wrt}
+    up: dict[Value, list[FoldedEdge]] = {v: [] for v in relevant}
+    for es in edges.values():
+        for e in es:
+            up[e.parent].append(e)
+
+    grouped = count > max_paths
+    paths = [] if grouped else _paths(output, wrt, edges, collapse is True)
+    groups = []
+    for v in relevant[1:]:
+        shares = []
+        for e in up[v]:
+            top = None if grouped or len(up[v]) == 1 else _top(e, grad, edges, up, output)
+            shares.append(Share(e.child, _factor(e), grad[e.child], grad[e.child] * e.value, top))
+        groups.append(Group(v, grad[v], shares))
+    return Explanation(output, wrt, paths, grad[wrt], grouped, groups, count, max_paths, precision, names)
+
+
+def _backward(output: Value, order: list[Value]) -> dict[Value, float]:
+    """d output / d node for every node, in backward()'s order of operations (so equal to it exactly)."""
+    grad = {output: 1.0}
+    for v in reversed(order):
+        g = grad.get(v, 0.0)
+        for child, local in zip(v.inputs, v.local_grads):
+            grad[child] = grad.get(child, 0.0) + local * g
+    return grad
+
+
+def _factor(e: FoldedEdge) -> Factor:
+    chain = e.chains[0] if len(e.chains) == 1 else (e.child, e.parent)
+    return Factor(e.child, e.parent, e.formula, e.value, chain, e.chains)
+
+
+def _paths(output: Value, wrt: Value, edges: dict[Value, list[FoldedEdge]], merge_sums: bool) -> list[Path]:
+    """Every path output -> wrt (the caller checked there are few), output side first."""
+    paths = []
+    stack: list[tuple[Value, tuple | None]] = [(output, None)]  # (node, linked list of the factors so far)
+    while stack:
+        v, link = stack.pop()
+        if v is wrt:
+            factors: list[Factor] = []
+            while link is not None:
+                factor, link = link
+                factors.append(factor)
+            factors.reverse()
+            if merge_sums:
+                factors = _merge_sums(factors)
+            product = 1.0
+            for f in factors:
+                product *= f.value
+            paths.append(Path(factors, product))
+            continue
+        for e in reversed(edges[v]):
+            stack.append((e.parent, (_factor(e), link)))
+    return paths
+
+
+def _is_pure_sum(f: Factor) -> bool:
+    """A factor of exactly 1 made only of sum terms (``E_total = E_o1 + E_o2``: dE_total/dE_o1)."""
+    if len(f.chains) != 1 or f.value != 1.0:
+        return False
+    chain = f.chains[0]
+    for u, c in zip(chain, chain[1:]):
+        op = ops.OPS[u.op]
+        if any(ops.formula_text(op, i, len(u.inputs)) != "1" for i, x in enumerate(u.inputs) if x is c):
+            return False
+        if sum(x is c for x in u.inputs) != 1:
+            return False
+    return True
+
+
+def _merge_sums(factors: list[Factor]) -> list[Factor]:
+    """Fold each pure-sum factor into the next one (the previous one at the end of a path)."""
+    out: list[Factor] = []
+    pending: Factor | None = None
+    for i, f in enumerate(factors):
+        if pending is not None:
+            f, pending = _join(pending, f), None
+        if i < len(factors) - 1 and _is_pure_sum(f):
+            pending = f
+        else:
+            out.append(f)
+    if len(out) > 1 and _is_pure_sum(out[-1]):
+        out[-2:] = [_join(out[-2], out[-1])]
+    return out
+
+
+def _join(a: Factor, b: Factor) -> Factor:
+    """a * b as one factor, where one of them is exactly 1 (so the value is the other's, exactly)."""
+    one, other = (a, b) if _is_pure_sum(a) else (b, a)
+    chains = tuple(x + y[1:] for x in a.chains for y in b.chains)
+    chain = chains[0] if len(chains) == 1 else (a.child, b.parent)
+    return Factor(a.child, b.parent, other.formula, other.value * one.value, chain, chains)
+
+
+def _top(e: FoldedEdge, grad: dict[Value, float], edges: dict, up: dict, output: Value) -> Value | None:
+    """The node S with d output/d S == 1 whose only route to ``e.parent`` is through ``e`` (so the
+    share is d S / d parent), climbing single-consumer nodes from ``e.child``; None if there is none."""
+    c, n = e.child, e.parent
+    if any(_reaches(f.parent, n) for f in edges[c] if f.parent is not n):
+        return None
+    top, cur = None, c
+    while True:
+        if cur is not output and grad[cur] == 1.0:
+            top = cur
+        consumers = {f.child for f in up[cur]}
+        if len(consumers) != 1:
+            break
+        (nxt,) = consumers
+        if nxt is output or {f.parent for f in edges[nxt]} != {cur}:
+            break
+        cur = nxt
+    return top
+
+
+def _reaches(a: Value, b: Value) -> bool:
+    """True when ``b`` is ``a`` or one of the nodes ``a`` depends on."""
+    seen, stack = {a}, [a]
+    while stack:
+        v = stack.pop()
+        if v is b:
+            return True
+        for c in v.inputs:
+            if c not in seen:
+                seen.add(c)
+                stack.append(c)
+    return False

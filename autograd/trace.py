@@ -1,0 +1,180 @@
+"""Stepping through backward(): one node at a time, each push to an input written out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from . import ops
+from .collapse import expression
+from .names import node_names
+from .value import Number, Value, _to_float, topological_order
+
+
+def format_number(x: float, precision: int = 9) -> str:
+    """``x`` for reading: exact short numbers as they are (``1``, ``0.05``); else ``precision`` decimals
+    when 1e-4 <= |x| < 1 (``0.082167041``, as the hand derivation prints), ``precision`` significant digits otherwise.
+    """
+    if not math.isfinite(x):
+        return repr(x)
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    short = repr(x)
+    if "e" not in short and len(short.lstrip("-0.").replace(".", "")) <= precision:
+        return short
+    if 1e-4 <= abs(x) < 1:
+        return f"{x:.{precision}f}"
+    return f"{x:.{precision}g}"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One push of a step: ``input.grad += local * grad``."""
+
+    input: Value
+    local: float  # d node / d input
+    formula: str  # the local derivative as the op table writes it
+    contribution: float  # local * the node's gradient
+    before: float  # input.grad before the push
+    after: float  # input.grad after the push
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node of the backward pass: its gradient is final; it pushes a term to each input."""
+
+    index: int  # 1-based
+    total: int  # number of steps of the whole pass
+    node: Value
+    grad: float  # d root / d node, final
+    terms: list[Term]
+    precision: int = 9
+    names: dict[Value, str] = field(default_factory=dict, repr=False, compare=False)
+    root: Value | None = field(default=None, repr=False, compare=False)
+
+    def _name(self, v: Value) -> str:
+        return self.names.get(v) or (v.label if v.label is not None else "?")
+
+    def __str__(self) -> str:
+        f = lambda x: format_number(x, self.precision)  # noqa: E731
+        node, top = self._name(self.node), self._name(self.root) if self.root is not None else "root"
+        if self.node.inputs:
+            what = f"{node} = {expression(self.node, self.names)}"
+        else:
+            what = f"{node} (leaf, data {f(self.node.data)})"
+        lines = [f"Step {self.index}/{self.total}  {what}   d{top}/d{node} = {f(self.grad)}"]
+        width = max((len(self._name(t.input)) for t in self.terms), default=0)
+        for t in self.terms:
+            name = self._name(t.input)
+            lines.append(
+                f"  {name:<{width}} += {f(t.local)} (d{node}/d{name} = {t.formula}) x {f(self.grad)}"
+                f" = {f(t.contribution)}   grad {f(t.before)} -> {f(t.after)}"
+            )
+        if not self.terms:
+            lines.append("  (a leaf: nothing to push)")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return "```\n" + str(self) + "\n```"
+
+
+class Backprop:
+    """``root.backward(grad)`` taken one node at a time; after ``run()`` every grad equals backward()'s."""
+
+    def __init__(self, root: Value, grad: Number = 1.0, precision: int = 9) -> None:
+        self.root = root
+        self.grad = _to_float(grad)
+        self.precision = precision
+        topo = topological_order(root)
+        self.order: list[Value] = list(reversed(topo))
+        self.names = node_names(topo)
+        self.position = 0
+        self.steps: list[Step] = []
+        self._saved: list[tuple[Value, float]] | None = None  # every grad before the first step
+        self._kept: list[tuple[Value, float]] = []  # nonzero leaf grads, added back at the end (as backward does)
+
+    @property
+    def current(self) -> Value | None:
+        """The node the next step processes, or None when done."""
+        return self.order[self.position] if self.position < len(self.order) else None
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.order)
+
+    def _start(self) -> None:
+        self._saved = [(v, v.grad) for v in self.order]
+        self._kept = [(v, v.grad) for v in self.order if not v.inputs and v.grad]
+        for v in self.order:
+            v.grad = 0.0
+        self.root.grad = self.grad
+
+    def step(self, n: int = 1) -> Step | None:
+        """Take up to ``n`` steps; return the last one (None if there was nothing left to do)."""
+        last = None
+        for _ in range(n):
+            if self.done:
+                break
+            if self._saved is None:
+                self._start()
+            last = self._take()
+        return last
+
+    def _take(self) -> Step:
+        v = self.order[self.position]
+        g = v.grad
+        op = ops.OPS.get(v.op)
+        terms = []
+        for i, (child, local) in enumerate(zip(v.inputs, v.local_grads)):
+            before = child.grad
+            child.grad += local * g
+            formula = ops.formula_text(op, i, len(v.inputs))
+            terms.append(Term(child, local, formula, local * g, before, child.grad))
+        self.position += 1
+        step = Step(self.position, len(self.order), v, g, terms, self.precision, self.names, self.root)
+        self.steps.append(step)
+        if self.done:
+            for leaf, old in self._kept:
+                leaf.grad = old + leaf.grad
+        return step
+
+    def run(self) -> None:
+        """Take every remaining step."""
+        while not self.done:
+            self.step()
+
+    def reset(self) -> None:
+        """Undo the steps: every gradient back to what it was before the first step."""
+        for v, g in self._saved or ():
+            v.grad = g
+        self._saved = None
+        self._kept = []
+        self.position = 0
+        self.steps = []
+
+    def __iter__(self) -> Iterator[Step]:
+        while not self.done:
+            yield self.step()
+
+    def __repr__(self) -> str:
+        now = self.current
+        nxt = f", next {self.names[now]}" if now is not None else ", done"
+        return f"Backprop({self.names[self.root]}: {self.position}/{len(self.order)} steps{nxt})"
+
+    def _repr_markdown_(self) -> str:
+        f = lambda x: format_number(x, self.precision)  # noqa: E731
+        head = f"**{repr(self)}**\n\n"
+        if not self.steps:
+            return head + "No steps taken yet."
+        rows = ["| step | node | gradient | pushes |", "|---|---|---|---|"]
+        for s in self.steps:
+            pushes = "; ".join(f"{self.names[t.input]} += {f(t.contribution)}" for t in s.terms) or "(leaf)"
+            rows.append(f"| {s.index} | `{self.names[s.node]}` | {f(s.grad)} | {pushes} |")
+        return head + "\n".join(rows)
+
+    def draw(self, **options):
+        """Render the graph with the steps taken so far (needs graphviz): a ``graphviz.Digraph``."""
+        from .render import draw_backprop
+
+        return draw_backprop(self, **options)
