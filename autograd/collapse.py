@@ -261,6 +261,11 @@ def _edge_formula(u: Value, c: Value, kept: Collection[Value], names: dict[Value
     return " + ".join(parts)
 
 
+def edge_formula(child: Value, parent: Value, names: dict[Value, str]) -> str:
+    """d child / d parent for one real edge with the operands written in, e.g. ``sigmoid(net_o1) (1 - ...)``."""
+    return _edge_formula(child, parent, names, names, {})
+
+
 def _chain_formula(chain: tuple[Value, ...], kept: Collection[Value], names: dict[Value, str], memo: dict) -> str:
     factors = [_edge_formula(u, c, kept, names, memo) for u, c in zip(chain, chain[1:])]
     factors = [f for f in factors if f != "1"] or ["1"]

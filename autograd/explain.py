@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import ops
-from .collapse import Collapse, FoldedEdge, fold, kept_nodes
+from .collapse import Collapse, FoldedEdge, edge_formula, fold, kept_nodes
 from .names import node_names
 from .trace import format_number
 from .value import Value, topological_order
@@ -94,6 +94,8 @@ class Explanation:
 
     def _group_line(self, g: Group) -> str:
         names = " + ".join(self._share_name(s, g.node, len(g.shares) > 1) for s in g.shares)
+        if len(g.shares) == 1 and g.shares[0].consumer is self.output:
+            return f"{self._d(self.output, g.node)} = {self._n(g.grad)}"
         if len(g.shares) == 1:
             return f"{self._d(self.output, g.node)} = {names} = {self._share_value(g.shares[0])} = {self._n(g.grad)}"
         values = " + ".join(self._n(s.value) for s in g.shares)
@@ -107,9 +109,20 @@ class Explanation:
         """Every distinct factor of the paths, in order of first use."""
         return list({(f.child, f.parent): f for p in self.paths for f in p.factors}.values())
 
+    def _formula(self, f: Factor) -> str:
+        """The factor's formula; for one real edge also with its operands written in."""
+        if len(f.chain) != 2 or len(f.chains) != 1:
+            return f.formula
+        filled = edge_formula(f.child, f.parent, self.names)
+        try:
+            float(filled)  # a constant operand: the value says it already
+            return f.formula
+        except ValueError:
+            return f.formula if filled == f.formula else f"{f.formula} = {filled}"
+
     def _path_line(self, p: Path) -> str:
-        if not p.factors:
-            return "1"
+        if len(p.factors) < 2:
+            return self._n(p.product)
         names = " * ".join(self._d(f.child, f.parent) for f in p.factors)
         values = " * ".join(self._n(f.value) for f in p.factors)
         return f"{names} = {values} = {self._n(p.product)}"
@@ -136,9 +149,13 @@ class Explanation:
                 lines.append("grouped (delta) form, where the paths meet:")
                 lines += [f"  {self._group_line(g)}" for g in merges]
         factors = self.factors()
+        if len(factors) == 1 and self._formula(factors[0]) == self._n(factors[0].value):
+            factors = []  # the one line above says it all
         if factors:
             lines.append("factors:")
-            lines += [f"  {self._d(f.child, f.parent)} = {f.formula} = {self._n(f.value)}" for f in factors]
+            for f in factors:
+                formula, value = self._formula(f), self._n(f.value)
+                lines.append(f"  {self._d(f.child, f.parent)} = {'' if formula == value else formula + ' = '}{value}")
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
@@ -182,18 +199,24 @@ class Explanation:
                     (frac(s.consumer, g.node) if s.consumer is self.output else
                      frac(self.output, s.consumer) + r" \cdot " + frac(s.consumer, g.node))
                     for s in g.shares)
-                rows.append(f"{frac(self.output, g.node)} &= {terms} = {num(g.grad)}")
+                if len(g.shares) == 1 and g.shares[0].consumer is self.output:
+                    terms = num(g.grad)
+                else:
+                    terms += f" = {num(g.grad)}"
+                rows.append(f"{frac(self.output, g.node)} &= {terms}")
             rows.append(f"{head} &= {num(self.total)}")
         else:
             products = [r" \cdot ".join(frac(f.child, f.parent) for f in p.factors) or "1" for p in self.paths]
             values = [r" \cdot ".join(num(f.value) for f in p.factors) or "1" for p in self.paths]
-            rows.append(f"{head} &= " + " + ".join(products))
+            if len(self.paths) > 1 or len(self.paths[0].factors) > 1:
+                rows.append(f"{head} &= " + " + ".join(products))
             if len(self.paths) == 1:
-                rows.append(f"&= {values[0]}")
+                if len(self.paths[0].factors) > 1:
+                    rows.append(f"&= {values[0]}")
             else:
                 rows.append("&= " + " + ".join(f"({v})" for v in values))
                 rows.append("&= " + " + ".join(num(p.product) for p in self.paths))
-            rows.append(f"&= {num(self.total)}")
+            rows.append(f"{'' if rows else head + ' '}&= {num(self.total)}")
             for g in self.merges() if len(self.paths) > 1 else []:
                 terms = " + ".join(frac(s.top, g.node) if s.top is not None else
                                    frac(self.output, s.consumer) + r" \cdot " + frac(s.consumer, g.node)
@@ -238,7 +261,7 @@ def explain(output: Value, wrt: Value, *, collapse: Collapse = False, max_paths:
     order = topological_order(output)
     names = node_names(order)
     if wrt not in set(order):
-        who = names.get(wrt) or repr(wrt)
+        who = wrt.label if wrt.label is not None else repr(wrt)
         top = names[output]
         raise ValueError(f"explain: {who} is not in the graph of {top} ({top} does not depend on it)")
     grad = _backward(output, order)
