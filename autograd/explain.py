@@ -83,7 +83,9 @@ class Explanation:
             return self._d(s.top, node)
         if s.consumer is self.output:
             chain = s.factor.chain
-            via = f" (via {self.names[chain[1]]})" if many and len(chain) > 2 else ""
+            if not many:
+                return self._d(s.consumer, node)
+            via = f" (via {self.names[chain[1]]})" if len(chain) > 2 else " (direct)"
             return self._d(s.consumer, node) + via
         return f"{self._d(self.output, s.consumer)} * {self._d(s.consumer, node)}"
 
@@ -121,8 +123,10 @@ class Explanation:
             return f.formula if filled == f.formula else f"{f.formula} = {filled}"
 
     def _path_line(self, p: Path) -> str:
-        if len(p.factors) < 2:
-            return self._n(p.product)
+        if not p.factors:
+            return "1"
+        if len(p.factors) == 1:
+            return f"{self._d(p.factors[0].child, p.factors[0].parent)} = {self._n(p.product)}"
         names = " * ".join(self._d(f.child, f.parent) for f in p.factors)
         values = " * ".join(self._n(f.value) for f in p.factors)
         return f"{names} = {values} = {self._n(p.product)}"
@@ -138,7 +142,9 @@ class Explanation:
             lines += [f"  {self._group_line(g)}" for g in self.groups]
             lines.append(f"{head} = {self._n(self.total)}")
             return "\n".join(lines)
-        if len(self.paths) == 1:
+        if len(self.paths) == 1 and len(self.paths[0].factors) < 2:
+            lines = [f"{head} = {self._n(self.total)}"]
+        elif len(self.paths) == 1:
             lines = [f"{head} = {self._path_line(self.paths[0])}"]
         else:
             lines = [f"{head} = sum over {len(self.paths)} paths:"]

@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import ops
 from .collapse import expression
 from .names import node_names
 from .value import Number, Value, _to_float, topological_order
+
+if TYPE_CHECKING:
+    import graphviz
 
 
 def format_number(x: float, precision: int = 9) -> str:
@@ -173,7 +177,7 @@ class Backprop:
             rows.append(f"| {s.index} | `{self.names[s.node]}` | {f(s.grad)} | {pushes} |")
         return head + "\n".join(rows)
 
-    def draw(self, **options):
+    def draw(self, **options) -> graphviz.Digraph:
         """Render the graph with the steps taken so far (needs graphviz): a ``graphviz.Digraph``."""
         from .render import draw_backprop
 
