@@ -84,7 +84,11 @@ class Step:
 
 
 class Backprop:
-    """``root.backward(grad)`` taken one node at a time; after ``run()`` every grad equals backward()'s."""
+    """``root.backward(grad)`` taken one node at a time; after ``run()`` every grad equals backward()'s.
+
+    As in backward(), the first step zeroes the graph's grads; a leaf's grad from an earlier pass is added
+    back after the last step (so while stepping, grads show this pass alone).
+    """
 
     def __init__(self, root: Value, grad: Number = 1.0, precision: int = 9) -> None:
         self.root = root
