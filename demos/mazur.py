@@ -12,7 +12,7 @@ import argparse
 import sys
 
 import nn
-from autograd import Value
+from autograd import Backprop, Value, explain
 
 # The set-up and the published numbers of shared/reference/hand-derivations.md, section 1
 # ("The 2-2-2 sigmoid network"). Published values have 9 decimals: they match to within TOL.
@@ -181,6 +181,27 @@ class Table:
         print(f"  {name:<22} {got:16.12f} {want:14.9f}  {'✓' if good else '✗ MISMATCH'}{note}")
 
 
+def walk_steps(root: Value, interactive: bool) -> None:
+    """Print backward() one node at a time; interactively, Enter shows the next step and q quits."""
+    bp = Backprop(root)
+    total = len(bp.order)
+    if interactive:
+        print(f"stepping through backward() of {root.label}: {total} steps (Enter: next, q: quit)")
+    for step in bp:
+        print(step)
+        if interactive and step.index < total and input("").strip().lower().startswith("q"):
+            break
+    bp.reset()
+
+
+def picture(q: dict[str, Value], path: str, highlight: str) -> str:
+    """Write the graph after backward() to ``path`` (format from its suffix), ``highlight``'s paths in red."""
+    from autograd.render import save
+
+    save(q["E_total"], path, highlight=explain(q["E_total"], q[highlight], collapse=True))
+    return f"\nwrote {path}: the 2-2-2 graph after backward, the paths of dE_total/d{highlight} highlighted"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m demos.mazur",
@@ -188,11 +209,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--steps", type=int, default=0, metavar="N",
                         help="after the checked update, keep training to N updates in all and print E_total")
+    parser.add_argument("--explain", metavar="NAME", action="append", default=[],
+                        help="print dE_total/dNAME as the chain rule, path by path (e.g. w5, w1; repeatable)")
+    parser.add_argument("--step", action="store_true",
+                        help="walk the backward pass one node at a time (Enter: next, q: quit; no TTY: all steps)")
+    parser.add_argument("--render", metavar="FILE",
+                        help="write the graph after backward to FILE (.svg, .png, .pdf, .dot); needs Graphviz's dot")
+    parser.add_argument("--highlight", metavar="NAME", default="w1",
+                        help="with --render: whose chain-rule paths to highlight (default w1)")
+    parser.add_argument("--frames", metavar="DIR",
+                        help="write one picture per backward step and an index.html that plays them to DIR")
     parser.add_argument("--compiled", action="store_true",
                         help="with --steps: trace the loss once and train with generated code (autograd.compile_graph)")
     args = parser.parse_args(argv)
     if args.steps < 0:
         parser.error("--steps must be >= 0")
+    known = (*WEIGHT_NAMES, "b1", "b2")
+    for name in [*args.explain, args.highlight]:
+        if name not in known:
+            parser.error(f"unknown quantity {name!r}; choose one of {', '.join(known)}")
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
 
@@ -205,7 +240,20 @@ def main(argv: list[str] | None = None) -> int:
         table.row(name, q[name].data, PUBLISHED_FORWARD.get(name))
     table.row("E_total", q["E_total"].data, PUBLISHED_FORWARD["E_total"])
 
+    if args.step:
+        walk_steps(q["E_total"], interactive=sys.stdin.isatty() and sys.stdout.isatty())
+        print()
     q["E_total"].backward()
+    # explanations and pictures show the graph after backward() and before the update; printed after the table
+    after_table = [f"\nthe chain rule for dE_total/d{name}, in the reference's quantities (collapse=True):\n"
+                   f"{explain(q['E_total'], q[name], collapse=True)}" for name in args.explain]
+    if args.render:
+        after_table.append(picture(q, args.render, args.highlight))
+    if args.frames:
+        from autograd import render_steps
+
+        index = render_steps(q["E_total"], args.frames)
+        after_table.append(f"wrote one picture per backward step and {index} (open it in a browser)")
     table.section("chain-rule factors (w5: one path; w1: through o1 and o2, the two add)")
     for name, got in factors(q).items():
         table.row(name, got, PUBLISHED_FACTORS[name])
@@ -229,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     table.row("b2", q["b2"].data, B2, tol=0.0)
     print(f"* published to 9 decimals after the update, so a derived gradient is good to {TOL / LR:g}")
     print("all values match the reference" if table.ok else "SOME VALUES DO NOT MATCH THE REFERENCE")
+    for text in after_table:
+        print(text)
 
     if args.steps >= 1:
         every = max(1, args.steps // 10)

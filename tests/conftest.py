@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
 from autograd import Value
@@ -42,3 +45,14 @@ def build_mazur() -> dict[str, Value]:
 @pytest.fixture
 def mazur() -> dict[str, Value]:
     return build_mazur()
+
+
+@pytest.fixture
+def dot_program() -> str:
+    """Graphviz's ``dot``: skip without it, unless CHAINRULE_REQUIRE_DOT=1 (as .ci/run sets) makes that a failure."""
+    path = shutil.which("dot")
+    if path is None:
+        if os.environ.get("CHAINRULE_REQUIRE_DOT") == "1":
+            pytest.fail("Graphviz's dot program is missing but CHAINRULE_REQUIRE_DOT=1: apt-get install graphviz")
+        pytest.skip("Graphviz's dot program is not installed (apt-get install graphviz / brew install graphviz)")
+    return path

@@ -12,7 +12,7 @@ import pytest
 from conftest import TOL, build_mazur
 
 import nn
-from autograd import Value
+from autograd import Value, topological_order
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # demos is not an installed package; import it from the checkout
@@ -217,6 +217,75 @@ def test_demo_steps_compiled_prints_the_same_errors():
     assert compiled.stdout == dynamic.stdout
 
 
+def test_demo_explain_w5_prints_the_reference_path():
+    proc = run_demo("--explain", "w5", "--explain", "w1")
+    assert proc.returncode == 0, proc.stderr
+    assert ("dE_total/dw5 = dE_total/dout_o1 * dout_o1/dnet_o1 * dnet_o1/dw5 = "
+            "0.741365070 * 0.186815602 * 0.593269992 = 0.082167041") in proc.stdout
+    assert "dE_total/dout_h1 = dE_o1/dout_h1 + dE_o2/dout_h1 = 0.055399425 + -0.019049118" in proc.stdout
+    assert "sum over 2 paths" in proc.stdout
+
+
+def test_demo_step_without_a_tty_prints_every_step():
+    proc = run_demo("--step")
+    assert proc.returncode == 0, proc.stderr
+    total = len(topological_order(mazur.build()[2]["E_total"]))
+    headers = re.findall(r"^Step (\d+)/(\d+) ", proc.stdout, flags=re.MULTILINE)
+    assert [int(k) for k, _ in headers] == list(range(1, total + 1))
+    assert "Step 1/" in proc.stdout and "E_total = E_o1 + E_o2" in proc.stdout
+    assert "all values match the reference" in proc.stdout  # stepping left the gradients as backward() gives
+
+
+def test_demo_render_writes_dot_source_with_the_highlight(tmp_path):
+    path = tmp_path / "mazur.dot"
+    proc = run_demo("--render", str(path), "--highlight", "w5")
+    assert proc.returncode == 0, proc.stderr
+    source = path.read_text(encoding="utf-8")
+    assert source.startswith("digraph") and "w5" in source and "E_total" in source
+
+
+def test_demo_render_svg_and_frames(tmp_path, dot_program):
+    svg, frames = tmp_path / "mazur.svg", tmp_path / "frames"
+    proc = run_demo("--render", str(svg), "--frames", str(frames))
+    assert proc.returncode == 0, proc.stderr
+    assert svg.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
+    pictures = sorted(frames.glob("step_*.svg"))
+    total = len(topological_order(mazur.build()[2]["E_total"]))
+    assert len(pictures) == total
+    index = (frames / "index.html").read_text(encoding="utf-8")
+    assert all(p.name in index for p in pictures)
+
+
+def test_demo_rejects_an_unknown_quantity():
+    proc = run_demo("--explain", "w9")
+    assert proc.returncode == 2 and "unknown quantity 'w9'" in proc.stderr
+
+
 def test_demo_rejects_negative_steps():
     proc = run_demo("--steps", "-3")
     assert proc.returncode == 2 and "--steps must be >= 0" in proc.stderr
+
+
+def test_demo_step_on_a_terminal_waits_for_enter_and_quits_on_q():
+    pty = pytest.importorskip("pty", reason="pseudo-terminals are POSIX only")
+    leader, follower = pty.openpty()
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "demos.mazur", "--step"], cwd=REPO, env=env,
+                            stdin=follower, stdout=follower, stderr=subprocess.PIPE)
+    os.close(follower)
+    os.write(leader, b"\nq\n")  # step 1 shows; Enter: step 2 shows; q: stop stepping
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the demo exited and closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    os.close(leader)
+    text = out.decode("utf-8", errors="replace")
+    assert "Enter: next, q: quit" in text
+    assert re.findall(r"^Step (\d+)/", text, flags=re.MULTILINE) == ["1", "2"]
+    assert "all values match the reference" in text
