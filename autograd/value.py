@@ -1,4 +1,14 @@
-"""Value: a scalar that records the op that made it and its local derivatives."""
+"""Value: a scalar that records the op that made it and its local derivatives.
+
+Performance notes (measured with ``python -m benchmarks``): each op's node constructor is generated
+from the op table with the forward and local-derivative expressions inlined; a node is a single
+object (no tuples, no closures, no reference cycles), so a graph is freed by reference counting the
+moment it is dropped and adds one object per node to the cyclic garbage collector's work;
+``backward()`` pauses that collector while it runs. Python's collector still rescans every live
+node during a full collection while a very large graph is being built: beyond ~100,000 nodes the
+time per node grows (about 2.5-3.5x at 900,000 nodes); ``gc.disable()`` or ``gc.freeze()`` around
+building such a graph removes that cost, and is the caller's choice.
+"""
 
 from __future__ import annotations
 
@@ -416,7 +426,8 @@ def backward(root: Value, grad: Number = 1.0) -> list[Value]:
     """Backpropagate ``grad`` from ``root``; returns the topological order it used.
 
     The cyclic garbage collector is paused for the duration of the call (and restored as it was):
-    the pass only allocates floats and the bookkeeping lists.
+    the pass only allocates floats and the bookkeeping lists. While the call runs, the grads of the
+    graph's nodes serve as its visited marks (they are reset to 0.0 before any is accumulated).
     """
     if type(grad) is not float or grad - grad != 0.0:  # not a finite float: convert or raise
         grad = _to_float(grad)

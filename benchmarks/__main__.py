@@ -13,10 +13,10 @@ import time
 from . import engines, growth, harness, networks, pernode
 from .harness import Disagreement, Timing, Workload
 
-COLUMNS = ["floats", "chainrule", "chainrule compiled", "micrograd", "micrograd, GC off", "torch"]
+COLUMNS = ["floats", "chainrule", "chainrule, GC off", "chainrule compiled", "micrograd", "micrograd, GC off", "torch"]
 # (chain steps, products, demo points, 2-2-2 iterations, memory steps, growth sizes, repeats)
 SIZES = {
-    "full": dict(chain=100_000, sum=100_000, points=100, iterations=10_000, memory=100_000,
+    "full": dict(chain=100_000, sum=100_000, points=100, iterations=10_000, memory=30_000,
                  growth=(1_000, 300_000), repeats=5),
     "quick": dict(chain=10_000, sum=10_000, points=50, iterations=1_000, memory=10_000,
                   growth=(1_000, 300_000), repeats=3),
@@ -77,7 +77,7 @@ def table(results: list[tuple[Workload, list[Timing]]], memory: dict, memory_ste
                                             harness.ratio(ours, by.get("micrograd")),
                                             harness.ratio(ours, by.get("torch")),
                                             harness.ratio(ours, by.get("floats"))]) + " |")
-    cells = [f"memory per op node (chain, {memory_steps:,} steps)", "bytes",
+    cells = [f"memory per op node (chain graph after forward, {memory_steps:,} steps)", "bytes",
              *(f"{memory[c][0]:.0f}" + (" (RSS)" if memory[c][1] == "RSS" else "") if c in memory else "-"
                for c in present)]
     ours = memory.get("chainrule", (None,))[0]

@@ -52,6 +52,26 @@ class Disagreement(Exception):
     """Two engines computed different losses or gradients for the same workload."""
 
 
+def without_gc(prepare: Callable[[], Callable[[], Outcome]]) -> Callable[[], Callable[[], Outcome]]:
+    """The same case with the cyclic garbage collector off while it runs (to show what collection costs)."""
+
+    def prepared():
+        run = prepare()
+
+        def run_without_gc():
+            was = gc.isenabled()
+            gc.disable()
+            try:
+                return run()
+            finally:
+                if was:
+                    gc.enable()
+
+        return run_without_gc
+
+    return prepared
+
+
 def close(a: float, b: float) -> bool:
     return abs(a - b) <= TOLERANCE * max(1.0, abs(a), abs(b))
 

@@ -11,7 +11,7 @@ from autograd import Value
 from . import engines
 from .engines import mg_tanh, tensor, torch
 from .engines import micrograd_engine as mg
-from .harness import Case, Outcome, Workload
+from .harness import Case, Outcome, Workload, without_gc
 
 C, D, Y0 = 0.9, 0.1, 0.3  # chain constants: y_0 = Y0, y_k = tanh(c y_{k-1} + d); grads of y_0, c, d
 
@@ -83,7 +83,7 @@ def chain_cases(n: int) -> list[Case]:
 
         return run
 
-    cases = [Case("floats", floats), Case("chainrule", ours)]
+    cases = [Case("floats", floats), Case("chainrule", ours), Case("chainrule, GC off", without_gc(ours))]
     if mg:
         cases += [Case("micrograd", micrograd), Case("micrograd, GC off", lambda: micrograd(True))]
     if torch:
@@ -128,12 +128,11 @@ def sum_cases(n: int) -> list[Case]:
 
         return prepare
 
-    cases = [
-        Case("floats", floats),
-        Case("chainrule", generic(Value, lambda s: s.data, lambda v: v.grad)),
-    ]
+    ours = generic(Value, lambda s: s.data, lambda v: v.grad)
+    cases = [Case("floats", floats), Case("chainrule", ours), Case("chainrule, GC off", without_gc(ours))]
     if mg:
-        cases.append(Case("micrograd", generic(mg.Value, lambda s: s.data, lambda v: v.grad, deep=True)))
+        micrograd = generic(mg.Value, lambda s: s.data, lambda v: v.grad, deep=True)
+        cases += [Case("micrograd", micrograd), Case("micrograd, GC off", without_gc(micrograd))]
     if torch:
         cases.append(Case("torch", generic(tensor, lambda s: s.item(), lambda v: v.grad.item())))
     return cases
@@ -156,23 +155,52 @@ def _rss() -> int:
         return 0
 
 
+def _forward_chains(n: int) -> dict:
+    """Per engine, a function building the ``n``-step chain's forward pass and returning what holds it."""
+
+    def floats():
+        ys, y = [Y0], Y0
+        for _ in range(n):
+            y = math.tanh(y * C + D)
+            ys.append(y)
+        return ys
+
+    def generic(make, tanh):
+        def build():
+            y, c, d = make(Y0), make(C), make(D)
+            for _ in range(n):
+                y = tanh(y * c + d)
+            return y
+
+        return build
+
+    builders = {"floats": floats, "chainrule": generic(Value, Value.tanh)}
+    if mg:
+        builders["micrograd"] = generic(mg.Value, mg_tanh)
+    if torch:
+        builders["torch"] = generic(tensor, torch.tanh)
+    return builders
+
+
 def memory_per_node(n: int) -> dict[str, tuple[float, str]]:
-    """Bytes per op node of an ``n``-step chain after forward and backward, graph alive: (bytes, how measured)."""
-    builders = {case.engine: case.prepare for case in chain_cases(n) if case.engine != "micrograd, GC off"}
+    """Bytes per op node of an ``n``-step chain's graph after the forward pass: (bytes, how measured).
+
+    Python engines are weighed with tracemalloc; PyTorch's tensors live outside Python's allocator,
+    so its figure is the growth of resident memory (coarse).
+    """
     results = {}
-    for engine, prepare in builders.items():
-        run = prepare()
+    for engine, build in _forward_chains(n).items():
         gc.collect()
         if engine == "torch":
             before = _rss()
-            result = run()
+            graph = build()
             results[engine] = ((_rss() - before) / (3 * n), "RSS")
         else:
             tracemalloc.start()
             before = tracemalloc.get_traced_memory()[0]
-            result = run()
+            graph = build()
             results[engine] = ((tracemalloc.get_traced_memory()[0] - before) / (3 * n), "tracemalloc")
             tracemalloc.stop()
-        del result
+        del graph
         gc.collect()
     return results
