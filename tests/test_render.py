@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -17,17 +15,6 @@ from autograd.render import DotNotFoundError, backprop_dot, save
 
 HOSTILE = 'a"b{c}|<d>\\e\nf ü ∂'
 PRECISE = 12  # significant digits shown, so numbers parsed back from the DOT match to TOL
-
-
-@pytest.fixture
-def dot_program() -> str:
-    """Graphviz's ``dot``: skip without it, unless CHAINRULE_REQUIRE_DOT=1 (as .ci/run sets) makes that a failure."""
-    path = shutil.which("dot")
-    if path is None:
-        if os.environ.get("CHAINRULE_REQUIRE_DOT") == "1":
-            pytest.fail("Graphviz's dot program is missing but CHAINRULE_REQUIRE_DOT=1: apt-get install graphviz")
-        pytest.skip("Graphviz's dot program is not installed (apt-get install graphviz / brew install graphviz)")
-    return path
 
 
 @pytest.fixture
