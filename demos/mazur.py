@@ -194,11 +194,16 @@ def walk_steps(root: Value, interactive: bool) -> None:
     bp.reset()
 
 
+def parameters(q: dict[str, Value]) -> list[Value]:
+    """The model's parameters w1..w8, b1, b2 (drawn as parameters in pictures)."""
+    return [q[name] for name in (*WEIGHT_NAMES, "b1", "b2")]
+
+
 def picture(q: dict[str, Value], path: str, highlight: str) -> str:
     """Write the graph after backward() to ``path`` (format from its suffix), ``highlight``'s paths in red."""
     from autograd.render import save
 
-    save(q["E_total"], path, highlight=explain(q["E_total"], q[highlight], collapse=True))
+    save(q["E_total"], path, highlight=explain(q["E_total"], q[highlight], collapse=True), params=parameters(q))
     return f"\nwrote {path}: the 2-2-2 graph after backward, the paths of dE_total/d{highlight} highlighted"
 
 
@@ -252,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.frames:
         from autograd import render_steps
 
-        index = render_steps(q["E_total"], args.frames)
+        index = render_steps(q["E_total"], args.frames, params=parameters(q))
         after_table.append(f"wrote one picture per backward step and {index} (open it in a browser)")
     table.section("chain-rule factors (w5: one path; w1: through o1 and o2, the two add)")
     for name, got in factors(q).items():
