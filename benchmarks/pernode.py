@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gc
 import math
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 from autograd import Value
 
@@ -182,6 +185,16 @@ def _forward_chains(n: int) -> dict:
     return builders
 
 
+def torch_rss_per_node(n: int) -> float:
+    """Growth of resident memory per op node while PyTorch builds the ``n``-step chain (run in a fresh process)."""
+    _forward_chains(100)["torch"]()  # warm up: the first tensor ops set up PyTorch's own pools
+    before = _rss()
+    graph = _forward_chains(n)["torch"]()
+    grown = _rss() - before
+    del graph
+    return grown / (3 * n)
+
+
 def memory_per_node(n: int) -> dict[str, tuple[float, str]]:
     """Bytes per op node of an ``n``-step chain's graph after the forward pass: (bytes, how measured).
 
@@ -191,10 +204,12 @@ def memory_per_node(n: int) -> dict[str, tuple[float, str]]:
     results = {}
     for engine, build in _forward_chains(n).items():
         gc.collect()
-        if engine == "torch":
-            before = _rss()
-            graph = build()
-            results[engine] = ((_rss() - before) / (3 * n), "RSS")
+        if engine == "torch":  # in a fresh process: here, memory freed by earlier runs would be reused
+            code = f"from benchmarks import pernode; print(pernode.torch_rss_per_node({n}))"
+            done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                                  capture_output=True, text=True, check=True)
+            results[engine] = (float(done.stdout), "RSS")
+            continue
         else:
             tracemalloc.start()
             before = tracemalloc.get_traced_memory()[0]
