@@ -383,20 +383,22 @@ def _reset_order(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
         while stack:
             v = pop()
             if v is None:
-                emit(pop())
+                emit(stack[-1])  # emitted before it leaves the stack: an interruption finds it in one or the other
+                pop()
                 continue
             g = v.grad
             if g is _SEEN:
                 continue
-            v.grad = _SEEN
             a = v._a
             if a is None:
                 emit(v)
                 if g:
                     kept.append((v, g))
+                v.grad = _SEEN
                 continue
             push(v)
             push(None)
+            v.grad = _SEEN
             b = v._b
             if b is None:
                 if a.grad is not _SEEN:
@@ -427,7 +429,8 @@ def backward(root: Value, grad: Number = 1.0) -> list[Value]:
 
     The cyclic garbage collector is paused for the duration of the call (and restored as it was):
     the pass only allocates floats and the bookkeeping lists. While the call runs, the grads of the
-    graph's nodes serve as its visited marks (they are reset to 0.0 before any is accumulated).
+    graph's nodes serve as its visited marks (they are reset to 0.0 before any is accumulated), so
+    two threads must not run backward() at once on graphs that share nodes.
     """
     if type(grad) is not float or grad - grad != 0.0:  # not a finite float: convert or raise
         grad = _to_float(grad)
