@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +60,61 @@ def test_a_disagreement_makes_the_suite_exit_nonzero(monkeypatch, capsys):
     monkeypatch.setattr(suite, "workloads", lambda sizes: [_workload([0.5, 3.0])])
     assert suite.main(["--check", "--only", "w"]) == 1
     assert "DISAGREEMENT: w: gradient 1" in capsys.readouterr().err
+
+
+# -- the engine's fast paths keep the documented semantics bit for bit ------------------------------------------
+def _reference_backward(root, grad=1.0):
+    """backward() as the preamble states it, on the public attributes only."""
+    from autograd import topological_order
+
+    order = topological_order(root)
+    kept = [(v, v.grad) for v in order if not v.inputs and v.grad]
+    for v in order:
+        v.grad = 0.0
+    root.grad = grad
+    for v in reversed(order):
+        for child, local in zip(v.inputs, v.local_grads):
+            child.grad += local * v.grad
+    for v, old in kept:
+        v.grad = old + v.grad
+    return order
+
+
+def _pick(rng, nodes):
+    return rng.choice(nodes[-6:] if rng.random() < 0.7 else nodes)  # shared inputs and duplicates
+
+
+def test_fast_backward_gives_the_reference_order_and_gradients_bit_for_bit():
+    from autograd import Value, backward, linear, sum_values
+
+    rng = random.Random(6)
+    for trial in range(500):
+        nodes = [Value(rng.uniform(0.5, 1.5)) for _ in range(rng.randint(1, 5))]
+        for leaf in nodes:
+            leaf.grad = rng.choice([0.0, rng.uniform(-1.0, 1.0)])  # leaves accumulate across calls
+        for _ in range(rng.randint(0, 25)):
+            pick = functools.partial(_pick, rng, nodes)
+            kind = rng.randrange(7)
+            if kind == 0:
+                nodes.append(pick() * pick())
+            elif kind == 1:
+                nodes.append(pick() + pick())
+            elif kind == 2:
+                nodes.append(pick().tanh())
+            elif kind == 3:
+                nodes.append(0.5 * pick() ** 2)
+            elif kind == 4:
+                nodes.append(sum_values([pick() for _ in range(rng.randint(1, 5))]))
+            elif kind == 5:
+                m = rng.randint(1, 3)
+                nodes.append(linear([pick() for _ in range(m)], [pick() for _ in range(m)], pick()))
+            else:
+                nodes.append(pick().sigmoid())
+        root = nodes[-1]
+        start = [v.grad for v in nodes]
+        expected_order = _reference_backward(root, 0.75)
+        expected = [v.grad for v in nodes]
+        for v, g in zip(nodes, start):
+            v.grad = g
+        assert backward(root, 0.75) == expected_order, f"trial {trial}: order"
+        assert [v.grad for v in nodes] == expected, f"trial {trial}: gradients"
