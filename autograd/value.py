@@ -396,10 +396,27 @@ def _reset_order(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
                     kept.append((v, g))
                 v.grad = _SEEN
                 continue
+            b = v._b
+            if b is not None and b is not _MANY and a._a is None and b._a is None:
+                # two leaf inputs: they and v would be popped next, in this order
+                g = b.grad
+                if g is not _SEEN:
+                    emit(b)
+                    if g:
+                        kept.append((b, g))
+                    b.grad = _SEEN
+                g = a.grad
+                if g is not _SEEN:
+                    emit(a)
+                    if g:
+                        kept.append((a, g))
+                    a.grad = _SEEN
+                emit(v)
+                v.grad = _SEEN
+                continue
             push(v)
             push(None)
             v.grad = _SEEN
-            b = v._b
             if b is None:
                 if a.grad is not _SEEN:
                     push(a)
