@@ -290,18 +290,23 @@ def network_222(iterations: int) -> Workload:
         compiled_case = Case("chainrule compiled", compiled, setup_seconds=compile_seconds)
 
     def micrograd():
-        ws = [mg.Value(w) for w in W_INIT]
-        b1, b2 = mg.Value(mazur.B1), mg.Value(mazur.B2)
+        # Through micrograd.nn, as chainrule goes through nn: Layers of Neurons whose activation is a fused sigmoid.
+        layers = [mgnn.Layer(2, 2, nonlin=False), mgnn.Layer(2, 2, nonlin=False)]
+        for layer, weights, bias in zip(layers, (mazur.HIDDEN_W, mazur.OUTPUT_W), (mazur.B1, mazur.B2)):
+            shared = mg.Value(bias)  # one bias per layer, not trained
+            for neuron, row in zip(layer.neurons, weights):
+                neuron.w = [mg.Value(w) for w in row]
+                neuron.b = shared
+        ws = [w for layer in layers for neuron in layer.neurons for w in neuron.w]
+        xs, targets = list(mazur.INPUTS), list(mazur.TARGETS)
 
         def run():
-            w1, w2, w3, w4, w5, w6, w7, w8 = ws
             first = None
             for it in range(iterations):
-                h1 = mg_sigmoid(w1 * i1 + w2 * i2 + b1)
-                h2 = mg_sigmoid(w3 * i1 + w4 * i2 + b1)
-                o1 = mg_sigmoid(w5 * h1 + w6 * h2 + b2)
-                o2 = mg_sigmoid(w7 * h1 + w8 * h2 + b2)
-                loss = (t1 - o1) ** 2 * 0.5 + (t2 - o2) ** 2 * 0.5
+                out = xs
+                for layer in layers:
+                    out = [mg_sigmoid(neuron(out)) for neuron in layer.neurons]
+                loss = sum((t - o) ** 2 * 0.5 for o, t in zip(out, targets))
                 for w in ws:
                     w.grad = 0
                 loss.backward()
@@ -346,5 +351,6 @@ def network_222(iterations: int) -> Workload:
         cases.append(Case("torch", pytorch))
     return Workload(
         "network_222", f"the 2-2-2 network, {iterations:,} training iterations (fwd+bwd+update)", "ms", 1e3, cases,
-        ["chainrule trains through nn (demos.mazur.build); micrograd uses a fused sigmoid node in its closure style"],
+        ["chainrule trains through nn (demos.mazur.build); micrograd through micrograd.nn Layers, with a fused "
+         "sigmoid node in micrograd's closure style"],
     )
