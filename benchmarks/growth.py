@@ -1,7 +1,7 @@
-"""Does chainrule's time per node grow with the graph? ``python -m benchmarks.growth SMALL LARGE REPEATS``.
+"""Does chainrule's time per node grow with the graph? ``python -m benchmarks.growth REPEATS STEPS...``.
 
 Run in a fresh process that imports only ``autograd``, as a chainrule user runs it: the chain
-``y = tanh(y*c + d)`` at SMALL and LARGE steps, forward + backward, with the garbage collector as
+``y = tanh(y*c + d)`` at each number of STEPS, forward + backward, with the garbage collector as
 it is at start (on) and, for comparison, off. Prints JSON: microseconds per op node (medians).
 """
 
@@ -37,24 +37,23 @@ def per_node(n: int, gc_on: bool) -> float:
     return seconds * 1e6 / (3 * n)
 
 
-def measure(small: int, large: int, repeats: int) -> dict:
+def measure(repeats: int, sizes: list[int]) -> dict:
     out: dict = {}
     for label, gc_on in (("gc_on", True), ("gc_off", False)):
         out[label] = {
-            str(n): statistics.median(per_node(n, gc_on) for _ in range(reps))
-            for n, reps in ((small, 5 * repeats), (large, max(1, repeats)))
+            str(n): statistics.median(per_node(n, gc_on) for _ in range(max(1, repeats * 3000 // n)))
+            for n in sizes
         }
     return out
 
 
-def in_subprocess(small: int, large: int, repeats: int) -> dict:
+def in_subprocess(repeats: int, sizes: list[int]) -> dict:
     """``measure`` in a fresh interpreter (no torch, no micrograd loaded)."""
     root = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, "-m", "benchmarks.growth", str(small), str(large), str(repeats)],
+    done = subprocess.run([sys.executable, "-m", "benchmarks.growth", str(repeats), *map(str, sizes)],
                           cwd=root, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
 
 if __name__ == "__main__":
-    small, large, repeats = (int(a) for a in sys.argv[1:4])
-    print(json.dumps(measure(small, large, repeats)))
+    print(json.dumps(measure(int(sys.argv[1]), [int(a) for a in sys.argv[2:]])))
