@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import time
 
@@ -13,7 +12,7 @@ from . import engines
 from .engines import compile_graph, mg_sigmoid, tensor, torch
 from .engines import micrograd_engine as mg
 from .engines import micrograd_nn as mgnn
-from .harness import Case, Outcome, Workload
+from .harness import Case, Outcome, Workload, without_gc
 
 MOONS_LR = 0.05  # a fixed learning rate: every timed step starts from the same weights
 
@@ -142,32 +141,25 @@ def demo_step(points: int = 100) -> Workload:
 
         compiled_case = Case("chainrule compiled", compiled, setup_seconds=compile_seconds)
 
-    def micrograd(gc_off: bool = False):
+    def micrograd():
         mlp = mgnn.MLP(2, moons.SIZES)
         for p, x in zip(mlp.parameters(), init):
             p.data, p.grad = x, 0
 
-        def run():
-            was = gc.isenabled()
-            if gc_off:
-                gc.disable()
-            try:  # micrograd's demo, verbatim apart from the fixed learning rate
-                inputs = [list(map(mg.Value, xrow)) for xrow in xs]
-                scores = list(map(mlp, inputs))
-                losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(ys, scores)]
-                data_loss = sum(losses) * (1.0 / len(losses))
-                reg_loss = alpha * sum(p * p for p in mlp.parameters())
-                total_loss = data_loss + reg_loss
-                _accuracy = [(yi > 0) == (scorei.data > 0) for yi, scorei in zip(ys, scores)]
-                mlp.zero_grad()
-                with engines.deep_recursion(10_000):
-                    total_loss.backward()
-                grads = [p.grad for p in mlp.parameters()]
-                for p in mlp.parameters():
-                    p.data -= lr * p.grad
-            finally:
-                if was:
-                    gc.enable()
+        def run():  # micrograd's demo, verbatim apart from the fixed learning rate
+            inputs = [list(map(mg.Value, xrow)) for xrow in xs]
+            scores = list(map(mlp, inputs))
+            losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(ys, scores)]
+            data_loss = sum(losses) * (1.0 / len(losses))
+            reg_loss = alpha * sum(p * p for p in mlp.parameters())
+            total_loss = data_loss + reg_loss
+            _accuracy = [(yi > 0) == (scorei.data > 0) for yi, scorei in zip(ys, scores)]
+            mlp.zero_grad()
+            with engines.deep_recursion(10_000):
+                total_loss.backward()
+            grads = [p.grad for p in mlp.parameters()]
+            for p in mlp.parameters():
+                p.data -= lr * p.grad
             return total_loss.data, grads, total_loss
 
         return run
@@ -202,7 +194,7 @@ def demo_step(points: int = 100) -> Workload:
     if compiled_case:
         cases.append(compiled_case)
     if mg:
-        cases += [Case("micrograd", micrograd), Case("micrograd, GC off", lambda: micrograd(True))]
+        cases += [Case("micrograd", micrograd), Case("micrograd, GC off", without_gc(micrograd))]
     if torch:
         cases.append(Case("torch", pytorch))
     return Workload(
