@@ -1,17 +1,17 @@
 """The op table: every op's forward, local derivatives and their formulas, defined once.
 
 Each entry gives Python expressions in the operand names ``x``, ``y`` (``n`` for a
-constant parameter, ``out`` for the result).  The engine compiles them into one
-function per op returning ``(out, local_grads)``; explain, rendering and code
-generation read the same strings.  N-ary ops (``sum``, ``linear``, ``logsumexp``)
-take the list ``xs`` instead.
+constant parameter, ``out`` for the result).  The engine's node constructors inline
+them (``evaluation_lines``); explain, rendering and code generation read the same
+strings.  N-ary ops (``sum``, ``linear``, ``logsumexp``) take the list ``xs`` instead.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 INF = math.inf
 
@@ -66,10 +66,11 @@ class Op:
     show: str  # how the op reads in a derivation, e.g. "{x} * {y}"
     checks: tuple[tuple[str, type, str], ...] = ()  # (must hold before forward, error, reason)
     param: bool = False  # True when the op has a constant parameter n (x ** 2.0, 2.0 ** x)
-    fn: Callable = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "fn", _compile(self))
+    @cached_property
+    def fn(self) -> Callable:
+        """``fn(x[, y][, n])`` or ``fn(xs)`` on floats: ``(out, local_grads)``, the op without a node."""
+        return _compile(self)
 
 
 def _compile(op: Op) -> Callable:

@@ -55,6 +55,16 @@ def test_value_and_local_derivatives(name):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
+def test_node_constructors_give_the_same_floats_as_op_fn(name):
+    build, xs, _, _ = CASES[name]
+    out = build(*[Value(x) for x in xs])
+    op = OPS[name]
+    operands = [v.data for v in out.inputs]
+    args = ([operands] if op.arity == 0 else operands) + ([out.param] if op.param else [])
+    assert op.fn(*args) == (out.data, out.local_grads)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_central_differences(name):
     build, xs, _, _ = CASES[name]
     assert gradcheck(build, xs)
