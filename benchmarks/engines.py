@@ -23,18 +23,9 @@ try:
 except ImportError:
     torch = None
 
-try:
-    from autograd import compile_graph
-except ImportError:  # code generation not available in this version
-    try:
-        from autograd.compile import compile_graph
-    except ImportError:
-        compile_graph = None
-
 MISSING = {
     "micrograd": None if micrograd_engine else "micrograd is not installed (pip install -e '.[bench]')",
     "torch": None if torch else "torch is not installed (pip install torch): PyTorch columns skipped",
-    "compiled": None if compile_graph else "autograd.compile_graph is not available: compiled column skipped",
 }
 
 

@@ -6,10 +6,11 @@ import math
 import time
 
 import nn
+from autograd import compile_graph
 from demos import mazur, moons
 
 from . import engines
-from .engines import compile_graph, mg_sigmoid, tensor, torch
+from .engines import mg_sigmoid, tensor, torch
 from .engines import micrograd_engine as mg
 from .engines import micrograd_nn as mgnn
 from .harness import Case, Outcome, Workload, without_gc
@@ -120,26 +121,22 @@ def demo_step(points: int = 100) -> Workload:
 
         return run
 
-    compiled_case = None
-    if compile_graph:
-        reset()
-        start = time.perf_counter()
-        loss, _ = moons.loss_and_accuracy(model, xs, ys, alpha)
-        f = compile_graph(loss, inputs=canon)
-        compile_seconds = time.perf_counter() - start
-        del loss
+    reset()
+    start = time.perf_counter()
+    loss, _ = moons.loss_and_accuracy(model, xs, ys, alpha)
+    f = compile_graph(loss, inputs=canon)
+    compile_seconds = time.perf_counter() - start
+    del loss
 
-        def compiled():
-            values = list(init)
+    def compiled():
+        values = list(init)
 
-            def run():
-                loss, grads = f(values)
-                values[:] = [v - lr * g for v, g in zip(values, grads)]
-                return loss, list(grads), None
+        def run():
+            loss, grads = f(values)
+            values[:] = [v - lr * g for v, g in zip(values, grads)]
+            return loss, list(grads), None
 
-            return run
-
-        compiled_case = Case("chainrule compiled", compiled, setup_seconds=compile_seconds)
+        return run
 
     def micrograd():
         mlp = mgnn.MLP(2, moons.SIZES)
@@ -190,9 +187,8 @@ def demo_step(points: int = 100) -> Workload:
 
         return run
 
-    cases = [Case("floats", floats), Case("chainrule", ours)]
-    if compiled_case:
-        cases.append(compiled_case)
+    cases = [Case("floats", floats), Case("chainrule", ours),
+             Case("chainrule compiled", compiled, setup_seconds=compile_seconds)]
     if mg:
         cases += [Case("micrograd", micrograd), Case("micrograd, GC off", without_gc(micrograd))]
     if torch:
@@ -258,28 +254,24 @@ def network_222(iterations: int) -> Workload:
 
         return run
 
-    compiled_case = None
-    if compile_graph:
-        start = time.perf_counter()
-        model, weights, _quantities = mazur.build()
-        f = compile_graph(nn.mse_loss(model(list(mazur.INPUTS)), list(mazur.TARGETS), reduction="half_sum"),
-                          inputs=weights)
-        compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    model, weights, _quantities = mazur.build()
+    f = compile_graph(nn.mse_loss(model(list(mazur.INPUTS)), list(mazur.TARGETS), reduction="half_sum"),
+                      inputs=weights)
+    compile_seconds = time.perf_counter() - start
 
-        def compiled():
-            def run():
-                values = list(W_INIT)
-                first = None
-                for it in range(iterations):
-                    loss, grads = f(values)
-                    if it == 0:
-                        first = (loss, list(grads))
-                    values = [v - lr * g for v, g in zip(values, grads)]
-                return first[0], [*first[1], loss], None
+    def compiled():
+        def run():
+            values = list(W_INIT)
+            first = None
+            for it in range(iterations):
+                loss, grads = f(values)
+                if it == 0:
+                    first = (loss, list(grads))
+                values = [v - lr * g for v, g in zip(values, grads)]
+            return first[0], [*first[1], loss], None
 
-            return run
-
-        compiled_case = Case("chainrule compiled", compiled, setup_seconds=compile_seconds)
+        return run
 
     def micrograd():
         # Through micrograd.nn, as chainrule goes through nn: Layers of Neurons whose activation is a fused sigmoid.
@@ -334,9 +326,8 @@ def network_222(iterations: int) -> Workload:
 
         return run
 
-    cases = [Case("floats", floats), Case("chainrule", ours)]
-    if compiled_case:
-        cases.append(compiled_case)
+    cases = [Case("floats", floats), Case("chainrule", ours),
+             Case("chainrule compiled", compiled, setup_seconds=compile_seconds)]
     if mg:
         cases.append(Case("micrograd", micrograd))
     if torch:
