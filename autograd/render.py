@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .collapse import FoldedEdge, fold, kept_nodes
 from .names import node_names
 from .ops import OPS, formula_text
 from .value import Value, topological_order
@@ -73,15 +74,6 @@ class _Options:
     collapse: Any = True  # True, False, or Values/labels to keep (see autograd.collapse)
     params: Collection[Value] | None = None
     title: str | None = None
-
-
-@dataclasses.dataclass
-class _Edge:
-    parent: Value  # input side
-    child: Value  # consumer side
-    value: float  # d child / d parent
-    formula: str
-    chains: tuple[tuple[Value, ...], ...]
 
 
 # -- public API ---------------------------------------------------------------------------------------
@@ -192,25 +184,26 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
     order = topological_order(root)
     names = node_names(order)
     if opts.collapse is not False:
-        from .collapse import folded_edges, kept_nodes
-
         kept = kept_nodes(root, collapse=opts.collapse)
         nodes = [v for v in order if v in kept]
         _check_size(len(nodes), opts)
-        edges = [_Edge(e.parent, e.child, e.value, e.formula, e.chains)
-                 for e in folded_edges(root, collapse=opts.collapse)]
+        edges = fold(root, kept)
     else:
         kept = set(order)
         nodes = order
         _check_size(len(nodes), opts)
-        edges = [_Edge(x, v, local, "", ((v, x),)) for v in order for x, local in zip(v.inputs, v.local_grads)]
+        edges = [FoldedEdge(v, x, local, "", ((v, x),)) for v in order for x, local in zip(v.inputs, v.local_grads)]
 
     def term(x: Value) -> str:
         return _term(x, names) if x in kept or not x.inputs else _expression(x, kept, names)
 
-    for e in edges:
-        if not _folded(e):  # one real edge: the op's formula with the operands filled in
-            e.formula = " + ".join(_formula(e.child, i, term) for i, x in enumerate(e.child.inputs) if x is e.parent)
+    def formula(e: FoldedEdge) -> str:
+        """One real edge: the op's formula with the operands filled in; a folded one keeps its own."""
+        if e.folded:
+            return e.formula
+        return " + ".join(_formula(e.child, i, term) for i, x in enumerate(e.child.inputs) if x is e.parent)
+
+    edges = [dataclasses.replace(e, formula=formula(e)) for e in edges]
     lit_nodes, lit_edges = _highlighted(root, order, names, opts.highlight)
     ids = {v: f"v{i}" for i, v in enumerate(nodes)}
     p = opts.precision
@@ -240,14 +233,14 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
         attrs["tooltip"] = _quote(f"{names[v]}: data={v.data!r}, grad={grad(v)!r}")
         attrs["label"] = _table(rows, 100 if state is not None else 0)  # frames: one width, one layout
         lines.append(f"{ids[v]} [{_attrs(attrs)}]")
-    incoming: dict[Value, list[_Edge]] = {}
+    incoming: dict[Value, list[FoldedEdge]] = {}
     for e in edges:
         incoming.setdefault(e.child, []).append(e)
     for v in nodes:
         if v not in incoming:
             continue
         op_id = f"o{ids[v][1:]}"
-        op_text = _expression(v, kept, names) if any(map(_folded, incoming[v])) else _op_label(v)
+        op_text = _expression(v, kept, names) if any(e.folded for e in incoming[v]) else _op_label(v)
         lit_op = any(_lit(e, lit_edges) for e in incoming[v]) and v in lit_nodes
         op_attrs = {"label": _html(op_text), "shape": "ellipse", "fillcolor": "#f2f2f2", "fontsize": "10",
                     "margin": "0.03,0.02", "height": "0.3", "tooltip": _quote(op_text)}
@@ -344,12 +337,7 @@ def _between(top: Value, target: Value, order: list[Value]) -> tuple[set[Value],
     return nodes, {(v, x) for v in nodes for x in v.inputs if x in nodes}
 
 
-def _folded(e: _Edge) -> bool:
-    """True when the edge passes through folded nodes (or has too many chains to list)."""
-    return not e.chains or any(len(c) > 2 for c in e.chains)
-
-
-def _lit(e: _Edge, lit_edges: set[tuple[Value, Value]]) -> bool:
+def _lit(e: FoldedEdge, lit_edges: set[tuple[Value, Value]]) -> bool:
     return any(all(pair in lit_edges for pair in zip(c, c[1:])) for c in e.chains)
 
 
