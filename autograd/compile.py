@@ -36,7 +36,6 @@ _LOCAL_USES = 3  # in a part, a value shared with other parts is a local if used
 _RESERVED = {"math", "INF", "OVERFLOW", "inputs", "constants", "forward_backward", "S", "e"} | set(dir(builtins))
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 _SLOTTED = re.compile(r"'[^'\n]*'|(?<![\w.])[A-Za-z_]\w*")  # names, skipping the quoted messages
-_OVERFLOW = "result overflows a float"
 # ops whose result is inf or nan whenever an operand is (or that raise): x + inf, 0 * inf, log(inf)...
 _PROPAGATING = {"add", "sub", "mul", "neg", "sum", "linear", "log", "sqrt"}
 
@@ -505,7 +504,7 @@ class _Graph:
             "import math",
             "",
             "INF = math.inf",
-            f"OVERFLOW = {_OVERFLOW!r}",
+            f"OVERFLOW = {ops.OVERFLOW!r}",
             ops.HELPERS_SOURCE.rstrip(),
             "",
         ]

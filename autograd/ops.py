@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 INF = math.inf
+OVERFLOW = "result overflows a float"  # the reason given when an op's result or derivative overflows
 
 # Helpers the expressions may call; code generation copies this source verbatim.
 HELPERS_SOURCE = '''
@@ -91,7 +92,7 @@ def evaluation_lines(op: Op, names: Sequence[str] | None = None) -> list[str]:
     """
     lines = [f"if not ({cond}): raise DomainError({kind.__name__}, {reason!r})" for cond, kind, reason in op.checks]
     lines.append(f"out = {op.forward}")
-    lines.append("if not -INF < out < INF: raise DomainError(OverflowError, 'result overflows a float')")
+    lines.append(f"if not -INF < out < INF: raise DomainError(OverflowError, {OVERFLOW!r})")
     if names and op.arity:
         lines += [f"{name} = {expr}" for name, expr in zip(names, op.local)]
     else:

@@ -266,7 +266,7 @@ def _failed(op: Op, inputs: Sequence[Value], param: float | None, e: Exception) 
     if isinstance(e, DomainError):
         return _error(op, inputs, param, e.kind, e.reason)
     if isinstance(e, OverflowError):
-        return _error(op, inputs, param, OverflowError, "result overflows a float")
+        return _error(op, inputs, param, OverflowError, ops.OVERFLOW)
     return _error(op, inputs, param, type(e), str(e))
 
 
