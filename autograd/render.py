@@ -156,7 +156,7 @@ def render_steps(root: Value, directory: str | Path, format: str = "svg", grad: 
             texts.append(str(step))
     finally:
         bp.reset()
-    title = f"Backpropagation through {node_names(topological_order(root))[root]}"
+    title = f"Backpropagation through {bp.names[root]}"
     index = directory / "index.html"
     index.write_text(_player_html(files, texts, title), encoding="utf-8")
     return index
@@ -438,12 +438,11 @@ def _backprop_lines(bp: Any, opts: _Options) -> list[str]:
     done = set(order[: bp.position])
     current = order[bp.position] if bp.position < len(order) else None
     consumers: dict[Value, set[Value]] = {}
-    graph = topological_order(bp.root)
-    for v in graph:
+    for v in order:
         for x in v.inputs:
             consumers.setdefault(x, set()).add(v)
     state = {}
-    for v in graph:
+    for v in order:
         got = consumers.get(v, set()) & done
         if v is current:
             state[v] = "current"
@@ -454,10 +453,10 @@ def _backprop_lines(bp: Any, opts: _Options) -> list[str]:
         else:
             state[v] = "not reached"
     # before the first step the stepper has not zeroed the gradients yet: show the start of the pass
-    grads = {v: v.grad for v in graph} if bp.position else {bp.root: float(getattr(bp, "grad", 1.0))}
+    grads = {v: v.grad for v in order} if bp.position else {bp.root: float(getattr(bp, "grad", 1.0))}
     flowing = {(current, x) for x in current.inputs} if current is not None else set()
     if opts.title is None:
-        where = f"next: {node_names(graph)[current]}" if current is not None else "done"
+        where = f"next: {bp.names[current]}" if current is not None else "done"
         step = min(bp.position + 1, len(order))
         opts = dataclasses.replace(opts, title=f"backward step {step}/{len(order)} ({where})")
     return _lines(bp.root, opts, state, flowing, grads)
