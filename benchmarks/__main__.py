@@ -60,28 +60,30 @@ def fmt(x: float | None) -> str:
     return f"{x:.3g}" if x < 1000 else f"{x:,.0f}"
 
 
+RATIO_TO = ("micrograd", "torch", "floats")  # the "ours/..." columns
+
+
+def ratios(ours: float | None, by: dict[str, float], less: str = "faster", more: str = "slower") -> list[str]:
+    """The "ours/..." cells: ``ours`` against each engine of ``RATIO_TO`` in ``by``."""
+    return [harness.ratio(ours, by.get(c), less, more) for c in RATIO_TO]
+
+
 def table(results: list[tuple[Workload, list[Timing]]], memory: dict, memory_steps: int) -> str:
     present = [c for c in COLUMNS if any(t.engine == c for _, ts in results for t in ts) or c in memory]
-    head = ["workload", "unit", *present, "ours/micrograd", "ours/torch", "ours/floats"]
+    head = ["workload", "unit", *present, *(f"ours/{c}" for c in RATIO_TO)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for w, timings in results:
         by = {t.engine: t.median for t in timings}
-        cells = [w.title, w.unit, *(fmt(by.get(c)) for c in present)]
-        ours = by.get("chainrule")
-        cells += [harness.ratio(ours, by.get("micrograd")), harness.ratio(ours, by.get("torch")),
-                  harness.ratio(ours, by.get("floats"))]
+        cells = [w.title, w.unit, *(fmt(by.get(c)) for c in present), *ratios(by.get("chainrule"), by)]
         lines.append("| " + " | ".join(cells) + " |")
         if "chainrule compiled" in by:
-            ours = by["chainrule compiled"]
-            lines.append("| " + " | ".join([f"(compiled) {w.name}", w.unit, *([""] * len(present)),
-                                            harness.ratio(ours, by.get("micrograd")),
-                                            harness.ratio(ours, by.get("torch")),
-                                            harness.ratio(ours, by.get("floats"))]) + " |")
+            cells = [f"(compiled) {w.name}", w.unit, *([""] * len(present)), *ratios(by["chainrule compiled"], by)]
+            lines.append("| " + " | ".join(cells) + " |")
     cells = [f"memory per op node (chain graph after forward, {memory_steps:,} steps)", "bytes",
              *(f"{memory[c][0]:.0f}" + (" (RSS)" if memory[c][1] == "RSS" else "") if c in memory else "-"
                for c in present)]
-    ours = memory.get("chainrule", (None,))[0]
-    cells += [harness.ratio(ours, memory.get(c, (None,))[0], "less", "more") for c in ("micrograd", "torch", "floats")]
+    size = {engine: size for engine, (size, _how) in memory.items()}
+    cells += ratios(size.get("chainrule"), size, "less", "more")
     lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--freeze", action="store_true",
                         help="gc.freeze() the objects of the imported modules (torch's) before timing")
     parser.add_argument("--only", metavar="NAME", action="append",
-                        help="run only these workloads (chain, sum, demo_step, network_222)")
+                        help="run only these parts (chain, sum, demo_step, network_222, memory, growth); repeatable")
     args = parser.parse_args(argv)
     sizes = SIZES["check" if args.check else "quick" if args.quick else "full"]
     started = time.perf_counter()
