@@ -203,12 +203,11 @@ def memory_per_node(n: int) -> dict[str, tuple[float, str]]:
                                   capture_output=True, text=True, check=True)
             results[engine] = (float(done.stdout), "RSS")
             continue
-        else:
-            tracemalloc.start()
-            before = tracemalloc.get_traced_memory()[0]
-            graph = build()
-            results[engine] = ((tracemalloc.get_traced_memory()[0] - before) / (3 * n), "tracemalloc")
-            tracemalloc.stop()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        graph = build()
+        results[engine] = ((tracemalloc.get_traced_memory()[0] - before) / (3 * n), "tracemalloc")
+        tracemalloc.stop()
         del graph
         gc.collect()
     return results
