@@ -60,6 +60,7 @@ PUBLISHED_UPDATED = {
     "w8_after": 0.561370121,
 }
 WEIGHT_NAMES = tuple(f"w{k}" for k in range(1, 9))
+PARAMETER_NAMES = (*WEIGHT_NAMES, "b1", "b2")
 
 
 def make_model() -> tuple[nn.MLP, dict[str, Value]]:
@@ -196,7 +197,7 @@ def walk_steps(root: Value, interactive: bool) -> None:
 
 def parameters(q: dict[str, Value]) -> list[Value]:
     """The model's parameters w1..w8, b1, b2 (drawn as parameters in pictures)."""
-    return [q[name] for name in (*WEIGHT_NAMES, "b1", "b2")]
+    return [q[name] for name in PARAMETER_NAMES]
 
 
 def picture(q: dict[str, Value], path: str, highlight: str) -> str:
@@ -229,10 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.steps < 0:
         parser.error("--steps must be >= 0")
-    known = (*WEIGHT_NAMES, "b1", "b2")
     for name in [*args.explain, args.highlight]:
-        if name not in known:
-            parser.error(f"unknown quantity {name!r}; choose one of {', '.join(known)}")
+        if name not in PARAMETER_NAMES:
+            parser.error(f"unknown quantity {name!r}; choose one of {', '.join(PARAMETER_NAMES)}")
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="backslashreplace")
 
