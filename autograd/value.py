@@ -1,14 +1,15 @@
-"""Value: a scalar that records the op that made it and its local derivatives.
+"""Value: a scalar that records the op that made it and its local derivatives; ``backward`` applies the chain rule.
 
-Performance notes (measured with ``python -m benchmarks``): each op's node constructor is generated
-from the op table with the forward and local-derivative expressions inlined; a node is a single
-object (no tuples, no closures, no reference cycles), so a graph is freed by reference counting the
-moment it is dropped and adds one object per node to the cyclic garbage collector's work;
-``backward()`` pauses that collector while it runs. Python's collector still rescans every live
-node during a full collection while a very large graph is being built: beyond ~100,000 nodes the
-time per node grows (about 2.4x at 900,000 nodes on Python 3.11); ``gc.disable()`` around
-building such a graph removes that cost, and is the caller's choice.
+Building a very large graph slows down as Python's cyclic garbage collector rescans every live node
+during a full collection: beyond ~100,000 nodes the time per node grows (about 2.4x at 900,000 nodes
+on Python 3.11); ``gc.disable()`` around building such a graph removes that cost, and is the caller's
+choice. ``backward()`` pauses the collector itself while it runs.
 """
+
+# Performance notes (measured with ``python -m benchmarks``): each op's node constructor is generated
+# from the op table with the forward and local-derivative expressions inlined; a node is a single
+# object (no tuples, no closures, no reference cycles), so a graph is freed by reference counting the
+# moment it is dropped and adds one object per node to the cyclic garbage collector's work.
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ from . import ops
 from .ops import DomainError, Op
 
 Number = int | float
+
+_new = object.__new__  # a node without running __init__: the constructors set every slot themselves
+_MANY = type("_Many", (), {"__repr__": lambda self: "_MANY"})()  # marks a node with 3 or more inputs
+_SEEN = type("_Seen", (), {"__repr__": lambda self: "_SEEN"})()  # a node's grad while backward() walks the graph
+_MAKE: dict[str, Callable] = {}  # op name -> make(inputs[, n]), the constructor _apply uses (filled at the end)
 
 
 class Value:
@@ -166,6 +172,7 @@ class _ParamValue(Value):
 
 
 def _to_float(x: object) -> float:
+    """``x`` as a finite float; TypeError for a non-number (or bool), ValueError for inf / nan."""
     if type(x) is float:
         if x - x == 0.0:
             return x
@@ -193,12 +200,8 @@ def _value(x: Value | Number) -> Value:
 
 
 def _data(x: Value | Number) -> float:
+    """The float a comparison reads: ``x.data``, or the number itself."""
     return x.data if isinstance(x, Value) else _to_float(x)
-
-
-def _describe(v: Value) -> str:
-    label = f" (label {v.label!r})" if v.label is not None else ""
-    return f"{v.data!r}{label}"
 
 
 def _apply(op: Op, inputs: tuple[Value, ...], param: float | None = None) -> Value:
@@ -237,13 +240,17 @@ else:
 
 
 def _generate(op: Op, header: str, prologue: str, ins: str) -> Callable:
-    """One constructor of ``op``'s nodes: ``header`` and ``prologue`` bind ``a``/``b`` or ``ins``."""
+    """One constructor of ``op``'s nodes, named and called as ``header`` says.
+
+    ``prologue`` binds the operands ``a``/``b`` (or the tuple ``ins``) and ``n`` for an op with a parameter;
+    ``ins`` is the source of the operand tuple an error names.
+    """
     param = "n" if op.param else "None"
     body = [
         *prologue.splitlines(),
         *_OPERANDS[op.arity].splitlines(),
         "try:",
-        *("    " + line for line in ops.evaluation_lines(op, ("la", "lb")[: op.arity] or None)),
+        *("    " + line for line in ops.evaluation_lines(op, ("la", "lb")[: op.arity])),
         "except (DomainError, ArithmeticError, ValueError) as e:",
         f"    raise _failed(OP, {ins}, {param}, e) from None",
         *_NODE.format(cls="_ParamValue" if op.param else "Value", name=op.name).splitlines(),
@@ -270,6 +277,19 @@ def _failed(op: Op, inputs: Sequence[Value], param: float | None, e: Exception) 
     return _error(op, inputs, param, type(e), str(e))
 
 
+def _error(op: Op, inputs: Sequence[Value], param: float | None, kind: type, reason: str) -> Exception:
+    """``kind("<op>: <reason>, got <operands with their labels>[, n=<param>]")``."""
+    got = ", ".join(_describe(v) for v in inputs)
+    if param is not None:
+        got += f", n={param!r}"
+    return kind(f"{op.name}: {reason}, got {got}")
+
+
+def _describe(v: Value) -> str:
+    label = f" (label {v.label!r})" if v.label is not None else ""
+    return f"{v.data!r}{label}"
+
+
 def _maker(op: Op) -> Callable:
     """``make(inputs[, n]) -> node``, the constructor ``_apply`` uses."""
     unpack = {0: "", 1: "a, = ins", 2: "a, b = ins"}[op.arity]
@@ -279,6 +299,7 @@ def _maker(op: Op) -> Callable:
 _BINARY_METHODS = {"add": "__add__", "sub": "__sub__", "mul": "__mul__", "div": "__truediv__"}
 _UNARY_METHODS = {"neg": "__neg__", "exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh",
                   "sigmoid": "sigmoid", "relu": "relu", "softplus": "softplus"}
+_COERCE_B = "if type(b) is not Value:\n    b = _value(b)"
 
 
 def _install_methods() -> None:
@@ -293,20 +314,6 @@ def _install_methods() -> None:
     pow_value = "if isinstance(n, Value):\n    return _MAKE['pow']((a, n))\nn = _to_float(n)"
     Value.__pow__ = _generate(ops.POWC, "def __pow__(a, n):", pow_value, "(a,)")
     Value.__rpow__ = _generate(ops.RPOWC, "def __rpow__(a, n):", "n = _to_float(n)", "(a,)")
-
-
-_COERCE_B = "if type(b) is not Value:\n    b = _value(b)"
-_new = object.__new__
-_MANY = type("_Many", (), {"__repr__": lambda self: "_MANY"})()  # marks a node with 3 or more inputs
-_SEEN = type("_Seen", (), {"__repr__": lambda self: "_SEEN"})()  # a node's grad while backward() walks the graph
-_MAKE: dict[str, Callable] = {}
-
-
-def _error(op: Op, inputs: Sequence[Value], param: float | None, kind: type, reason: str) -> Exception:
-    got = ", ".join(_describe(v) for v in inputs)
-    if param is not None:
-        got += f", n={param!r}"
-    return kind(f"{op.name}: {reason}, got {got}")
 
 
 def apply(op_name: str, inputs: Sequence[Value | Number]) -> Value:
