@@ -137,6 +137,11 @@ def factors(q: dict[str, Value]) -> dict[str, float]:
     }
 
 
+def e_total(model: nn.MLP) -> Value:
+    """E_total of ``model`` on the reference's inputs and targets, without labels (the training loss)."""
+    return nn.mse_loss(model(list(INPUTS)), list(TARGETS), reduction="half_sum")
+
+
 def train(
     model: nn.MLP, weights: list[Value], start: int, end: int, every: int, compiled: bool = False
 ) -> list[tuple[int, float]]:
@@ -144,15 +149,14 @@ def train(
     at ``start``, each multiple of ``every`` and ``end``. ``compiled=True`` runs generated code
     (``nn.compile_loss``) instead of building the graph each step: the same floats."""
     opt = nn.SGD(weights, lr=LR)
-    loss_fn = lambda m: nn.mse_loss(m(list(INPUTS)), list(TARGETS), reduction="half_sum")
-    step = nn.compile_loss(model, loss_fn) if compiled else None
+    step = nn.compile_loss(model, e_total) if compiled else None
     history = []
     for n in range(start, end + 1):
         opt.zero_grad()
         if step is not None:
             loss = step()
         else:
-            value = loss_fn(model)
+            value = e_total(model)
             value.backward()
             loss = value.data
         if n == start or n == end or n % every == 0:
