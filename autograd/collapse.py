@@ -7,7 +7,7 @@ through nodes that are not kept, so the labeled quantities of a hand derivation 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from . import ops
@@ -176,10 +176,11 @@ def expression(v: Value, names: dict[Value, str]) -> str:
     """How ``v`` reads from its inputs' names, e.g. ``0.5 * pow_const#1`` or ``E_o1 + E_o2``."""
     if not v.inputs:
         return names[v]
-    return _show(v, [_atom(c, names) for c in v.inputs])[0]
+    return _show(v, [operand_text(c, names) for c in v.inputs])[0]
 
 
-def _atom(v: Value, names: dict[Value, str]) -> tuple[str, int]:
+def operand_text(v: Value, names: dict[Value, str]) -> tuple[str, int]:
+    """How an operand reads, and its precedence: its name, or its number for an unlabeled leaf."""
     if v.label is None and not v.inputs:
         return number_text(v.data), ATOM if v.data >= 0 else PRODUCT
     return names[v], ATOM
@@ -187,13 +188,23 @@ def _atom(v: Value, names: dict[Value, str]) -> tuple[str, int]:
 
 def _text(v: Value, kept: Collection[Value], names: dict[Value, str], memo: dict) -> tuple[str, int]:
     """``v`` as an expression of kept nodes and constants (its name when that grows long)."""
+    return fill(v, names, lambda u: u in kept or u.label is not None or not u.inputs,
+                lambda u, text: text if len(text[0]) <= MAX_TEXT else (names[u], ATOM), memo)
+
+
+def fill(v: Value, names: dict[Value, str], is_atom: Callable[[Value], bool],
+         fit: Callable[[Value, tuple[str, int]], tuple[str, int]], memo: dict | None = None) -> tuple[str, int]:
+    """``v`` written out down to the nodes ``is_atom`` picks (a name, or the number of a constant) and its
+    precedence; ``fit(node, text)`` bounds each node's text. Iterative; ``memo`` keeps texts across calls.
+    """
+    memo = {} if memo is None else memo
     stack = [v]
     while stack:
         u = stack[-1]
         if u in memo:
             stack.pop()
-        elif u in kept or u.label is not None or not u.inputs:
-            memo[u] = _atom(u, names)
+        elif is_atom(u):
+            memo[u] = operand_text(u, names)
             stack.pop()
         else:
             missing = [c for c in u.inputs if c not in memo]
@@ -201,8 +212,7 @@ def _text(v: Value, kept: Collection[Value], names: dict[Value, str], memo: dict
                 stack.extend(missing)
                 continue
             stack.pop()
-            text = _show(u, [memo[c] for c in u.inputs])
-            memo[u] = text if len(text[0]) <= MAX_TEXT else (names[u], ATOM)
+            memo[u] = fit(u, _show(u, [memo[c] for c in u.inputs]))
     return memo[v]
 
 

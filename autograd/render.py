@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .collapse import FoldedEdge, fold, kept_nodes
+from .collapse import FoldedEdge, fill, fold, kept_nodes, number_text, operand_text
 from .names import node_names
 from .ops import OPS, formula_text
 from .value import Value, topological_order
@@ -195,7 +195,7 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
         edges = [FoldedEdge(v, x, local, "", ((v, x),)) for v in order for x, local in zip(v.inputs, v.local_grads)]
 
     def term(x: Value) -> str:
-        return _term(x, names) if x in kept or not x.inputs else _expression(x, kept, names)
+        return operand_text(x, names)[0] if x in kept or not x.inputs else _expression(x, kept, names)
 
     def formula(e: FoldedEdge) -> str:
         """One real edge: the op's formula with the operands filled in; a folded one keeps its own."""
@@ -355,7 +355,7 @@ def _formula(v: Value, i: int, term: Callable[[Value], str]) -> str:
     else:
         subs = {"x": operand[0], "y": operand[-1]}
         if v.param is not None:
-            subs["n"] = f"{v.param:g}"
+            subs["n"] = number_text(v.param)
     alone = generic in subs  # the formula is one operand: no parentheses needed
     text = re.sub(r"\b(x_\d+|w_\d+|x_i|x|y|n)\b", lambda m: _paren(subs.get(m.group(), m.group()), alone), generic)
     return text if len(text) <= 40 else generic
@@ -365,64 +365,18 @@ def _paren(s: str, alone: bool) -> str:
     return s if alone or " " not in s else f"({s})"
 
 
-def _term(v: Value, names: dict[Value, str]) -> str:
-    """How an operand reads in a formula: its name, or its number for an unlabeled leaf."""
-    return f"{v.data:g}" if not v.inputs and v.label is None else names[v]
-
-
 def _op_label(v: Value) -> str:
-    return v.op if v.param is None else f"{v.op}\nn = {v.param:g}"
+    return v.op if v.param is None else f"{v.op}\nn = {number_text(v.param)}"
 
 
-_PREC = {"add": 1, "sub": 1, "sum": 1, "linear": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4, "pow_const": 4,
-         "rpow_const": 4}
 _MAX_EXPR = 60
 
 
 def _expression(root: Value, kept: set[Value], names: dict[Value, str]) -> str:
-    """The folded expression of ``root`` over unkept nodes, e.g. ``w1 * i1 + w2 * i2 + b1`` (iterative)."""
-    text: dict[Value, str] = {}
-    atoms: set[Value] = set()
-    stack = [root]
-    while stack:
-        v = stack[-1]
-        if v in text:
-            stack.pop()
-            continue
-        if not v.inputs or (v is not root and v in kept):
-            text[v] = _term(v, names)
-            atoms.add(v)
-            stack.pop()
-            continue
-        todo = [x for x in v.inputs if x not in text]
-        if todo:
-            stack.extend(todo)
-            continue
-        stack.pop()
-        text[v] = _show(v, [_wrap(v, j, x, text[x], x in atoms) for j, x in enumerate(v.inputs)])
-    return _shorten(text[root], _MAX_EXPR)
-
-
-def _wrap(v: Value, j: int, x: Value, s: str, atom: bool) -> str:
-    """Parenthesize operand ``x`` (position ``j``) of ``v`` when precedence needs it."""
-    if atom or "({" in OPS[v.op].show:  # a name, or the argument of a function such as sigmoid(...)
-        return s
-    inner, outer = _PREC.get(x.op, 9), _PREC.get(v.op, 9)
-    right_sensitive = v.op in ("sub", "div") and j == 1 or v.op in ("pow", "pow_const") and j == 0
-    return f"({s})" if inner < outer or inner == outer and right_sensitive else s
-
-
-def _show(v: Value, args: list[str]) -> str:
-    op = OPS[v.op]
-    if op.name == "linear":
-        n = len(args) // 2
-        dot = " + ".join(f"{w} * {x}" for w, x in zip(args[:n], args[n:-1]))
-        return _shorten(f"{dot} + {args[-1]}")
-    if op.arity == 0:
-        joined = " + ".join(args) if op.name == "sum" else ", ".join(args)
-        return _shorten(op.show.replace("{xs}", joined))
-    fields = {"x": args[0], "y": args[-1], "n": f"{v.param:g}" if v.param is not None else ""}
-    return _shorten(op.show.format(**fields))
+    """The folded expression of ``root`` over unkept nodes, e.g. ``w1 * i1 + w2 * i2 + b1`` (shortened)."""
+    text, _ = fill(root, names, lambda v: not v.inputs or (v is not root and v in kept),
+                   lambda v, t: (_shorten(t[0]), t[1]))
+    return text
 
 
 def _shorten(s: str, limit: int = _MAX_EXPR) -> str:

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from conftest import TOL, build_mazur
 
-from autograd import Value, draw, render_steps, to_dot
+from autograd import Value, draw, linear, render_steps, to_dot
 from autograd.render import DotNotFoundError, backprop_dot, save
 
 HOSTILE = 'a"b{c}|<d>\\e\nf ü ∂'
@@ -141,6 +141,9 @@ def test_folded_op_nodes_show_the_expression_of_named_quantities(net):
     a, b = Value(2.0, label="a"), Value(3.0, label="b")
     r = (a - (b - a * b)) / (a / b) ** 2.0 + (-(a + b)).exp() + 2.0 ** (a - b)
     assert "(a - (b - a * b)) / (a / b)^2 + exp(-(a + b)) + 2^(a - b)" in to_dot(r)
+    minus_a = -a
+    s = linear([a + b], [-minus_a], b) * (b - a)  # operands of linear and of neg keep their parentheses
+    assert "((a + b)*(-(-a)) + b) * (b - a)" in to_dot(s)
     kept = nodes(to_dot(net["E_total"], collapse=["out_h1", net["out_o1"]]))  # keep only these (and leaves)
     assert {"out_h1", "out_o1", "E_total", "w1", "i1"} <= set(kept) and "net_h1" not in kept
 
