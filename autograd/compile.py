@@ -338,13 +338,12 @@ class _Graph:
         self.env = {v: self._env(v) for v in self.nodes}
 
     def _env(self, v: Value) -> dict[str, str]:
-        """What the table's operand names stand for at node ``v``."""
+        """What the table's operand names stand for at node ``v``; ``args`` lists the operands' names."""
         op = ops.OPS[v.op]
         args = [self.name[c] for c in self.ins[v]]
-        env = {"out": self.name[v]}
+        env = {"out": self.name[v], "args": args}
         if op.arity == 0:
             env["xs"] = _tuple(args)
-            env["args"] = args
         else:
             env.update(zip(("x", "y"), args))
         if op.param:
@@ -354,7 +353,7 @@ class _Graph:
     # -- forward: domain checks and one line per op; inf / nan is looked for in bulk -----------
     def _forward(self, v: Value) -> _Stmt:
         op, env, out = ops.OPS[v.op], self.env[v], self.name[v]
-        args = [self.name[c] for c in self.ins[v]]
+        args = env["args"]
         lines = []
         for cond, kind, reason in op.checks:
             test = _condition(cond, v.param)
