@@ -16,9 +16,9 @@ class CompiledLoss:
     """``loss = step()``: forward and backward at the model's current parameters, no Values built.
 
     Each call adds the gradients to ``p.grad`` of every parameter (as ``loss.backward()`` does), so
-    an optimizer's ``zero_grad()`` / ``step()`` work unchanged.  ``step.outputs`` holds the values of
-    the extra outputs ``loss_fn`` returned, ``step.update(*data)`` swaps the data set (same shapes),
-    ``step.graph`` is the CompiledGraph and ``step.source`` its code.
+    an optimizer's ``zero_grad()`` / ``step()`` work unchanged.  ``step.loss`` holds the last loss,
+    ``step.outputs`` the values of the extra outputs ``loss_fn`` returned; ``step.update(*data)`` swaps
+    the data set (same shapes), ``step.graph`` is the CompiledGraph and ``step.source`` its code.
     """
 
     def __init__(self, model: Module, loss_fn: Callable[..., object], *data: object) -> None:
