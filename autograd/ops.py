@@ -47,7 +47,7 @@ exec(HELPERS_SOURCE, _HELPERS)
 
 
 class DomainError(Exception):
-    """Raised inside an op's compiled function; the engine adds the operands' labels."""
+    """A failed domain check or overflow in ``evaluation_lines``; the engine re-raises ``kind`` naming the operands."""
 
     def __init__(self, kind: type[Exception], reason: str) -> None:
         super().__init__(reason)
@@ -70,7 +70,10 @@ class Op:
 
     @cached_property
     def fn(self) -> Callable:
-        """``fn(x[, y][, n])`` or ``fn(xs)`` on floats: ``(out, local_grads)``, the op without a node."""
+        """The op on floats, without a node: ``fn(x[, y][, n])`` or ``fn(xs)`` -> ``(out, local_grads)``.
+
+        A failed domain check or an overflow raises DomainError.
+        """
         return _compile(self)
 
 
