@@ -6,6 +6,7 @@ through nodes that are not kept, so the labeled quantities of a hand derivation 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -242,42 +243,45 @@ def _show(v: Value, args: list[tuple[str, int]]) -> tuple[str, int]:
     return op.show.format(**fill), prec
 
 
-def _edge_formula(u: Value, c: Value, kept: Collection[Value], names: dict[Value, str], memo: dict) -> str:
-    """d u / d c (u's op formula) with the operands written out."""
-    op = ops.OPS[u.op]
-    arity = len(u.inputs)
+def edge_formula(child: Value, parent: Value, names: dict[Value, str],
+                 operand: Callable[[Value], tuple[str, int]] | None = None, limit: int | None = None) -> str:
+    """d child / d parent for one real edge with the operands written in, e.g. ``sigmoid(net_o1) (1 - ...)``;
+    ``operand(x)`` gives an operand's text and precedence (default ``operand_text``: its name or number);
+    a term longer than ``limit`` stays as the op table writes it.
+    """
+    operand = operand or functools.partial(operand_text, names=names)
+    op = ops.OPS[child.op]
+    arity = len(child.inputs)
     parts = []
-    for i, inp in enumerate(u.inputs):
-        if inp is not c:
+    for i, inp in enumerate(child.inputs):
+        if inp is not parent:
             continue
-        formula = ops.formula_text(op, i, arity)
-        if u.op == "linear":
+        formula = generic = ops.formula_text(op, i, arity)
+        if child.op == "linear":
             n = (arity - 1) // 2
             partner = None if i == arity - 1 else (i + n if i < n else i - n)
-            text = "1" if partner is None else _wrap(_text(u.inputs[partner], kept, names, memo), POWER)
-        elif u.op == "logsumexp":
-            text = f"exp({_text(c, kept, names, memo)[0]} - {names[u]})"
+            text = "1" if partner is None else _wrap(operand(child.inputs[partner]), POWER)
+        elif child.op == "logsumexp":
+            text = f"exp({operand(parent)[0]} - {names[child]})"
         elif op.arity == 0:
             text = formula
         else:
-            fill = {"x": _text(u.inputs[0], kept, names, memo), "out": (names[u], ATOM)}
+            subs = {"x": operand(child.inputs[0]), "out": (names[child], ATOM)}
             if op.arity == 2:
-                fill["y"] = _text(u.inputs[1], kept, names, memo)
+                subs["y"] = operand(child.inputs[1])
             if op.param:
-                formula = formula.replace("^(n-1)", "" if u.param == 2.0 else f"^{number_text(u.param - 1.0)}")
-                fill["n"] = (number_text(u.param), ATOM)
-            text = re.sub(r"\b(x|y|n|out)\b", lambda m, fill=fill: _wrap(fill[m.group(1)], POWER), formula)
-        parts.append(text)
+                formula = formula.replace("^(n-1)", "" if child.param == 2.0 else f"^{number_text(child.param - 1.0)}")
+                subs["n"] = (number_text(child.param), ATOM)
+            text = re.sub(r"\b(x|y|n|out)\b", lambda m, subs=subs: _wrap(subs[m.group(1)], POWER), formula)
+        parts.append(generic if limit is not None and len(text) > limit else text)
     return " + ".join(parts)
 
 
-def edge_formula(child: Value, parent: Value, names: dict[Value, str]) -> str:
-    """d child / d parent for one real edge with the operands written in, e.g. ``sigmoid(net_o1) (1 - ...)``."""
-    return _edge_formula(child, parent, names, names, {})
-
-
 def _chain_formula(chain: tuple[Value, ...], kept: Collection[Value], names: dict[Value, str], memo: dict) -> str:
-    factors = [_edge_formula(u, c, kept, names, memo) for u, c in zip(chain, chain[1:])]
+    def operand(x: Value) -> tuple[str, int]:
+        return _text(x, kept, names, memo)
+
+    factors = [edge_formula(u, c, names, operand) for u, c in zip(chain, chain[1:])]
     factors = [f for f in factors if f != "1"] or ["1"]
     if len(factors) == 1:
         return factors[0]

@@ -17,13 +17,12 @@ import html
 import json
 import re
 import subprocess
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .collapse import FoldedEdge, fill, fold, kept_nodes, number_text, operand_text
+from .collapse import FoldedEdge, edge_formula, fill, fold, kept_nodes, number_text, operand_text
 from .names import node_names
-from .ops import OPS, formula_text
 from .value import Value, topological_order
 
 if TYPE_CHECKING:  # never imported at run time: graphviz is optional
@@ -194,16 +193,13 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
         _check_size(len(nodes), opts)
         edges = [FoldedEdge(v, x, local, "", ((v, x),)) for v in order for x, local in zip(v.inputs, v.local_grads)]
 
-    def term(x: Value) -> str:
-        return operand_text(x, names)[0] if x in kept or not x.inputs else _expression(x, kept, names)
+    def operand(x: Value) -> tuple[str, int]:
+        return operand_text(x, names) if x in kept or not x.inputs else _expression(x, kept, names)
 
-    def formula(e: FoldedEdge) -> str:
-        """One real edge: the op's formula with the operands filled in; a folded one keeps its own."""
-        if e.folded:
-            return e.formula
-        return " + ".join(_formula(e.child, i, term) for i, x in enumerate(e.child.inputs) if x is e.parent)
-
-    edges = [dataclasses.replace(e, formula=formula(e)) for e in edges]
+    # one real edge: the op's formula with the operands filled in (when short); a folded one keeps its own
+    edges = [e if e.folded else dataclasses.replace(e, formula=edge_formula(e.child, e.parent, names, operand,
+                                                                            _MAX_FORMULA))
+             for e in edges]
     lit_nodes, lit_edges = _highlighted(root, order, names, opts.highlight)
     ids = {v: f"v{i}" for i, v in enumerate(nodes)}
     p = opts.precision
@@ -240,7 +236,7 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
         if v not in incoming:
             continue
         op_id = f"o{ids[v][1:]}"
-        op_text = _expression(v, kept, names) if any(e.folded for e in incoming[v]) else _op_label(v)
+        op_text = _expression(v, kept, names)[0] if any(e.folded for e in incoming[v]) else _op_label(v)
         lit_op = any(_lit(e, lit_edges) for e in incoming[v]) and v in lit_nodes
         op_attrs = {"label": _html(op_text), "shape": "ellipse", "fillcolor": "#f2f2f2", "fontsize": "10",
                     "margin": "0.03,0.02", "height": "0.3", "tooltip": _quote(op_text)}
@@ -341,42 +337,19 @@ def _lit(e: FoldedEdge, lit_edges: set[tuple[Value, Value]]) -> bool:
     return any(all(pair in lit_edges for pair in zip(c, c[1:])) for c in e.chains)
 
 
-def _formula(v: Value, i: int, term: Callable[[Value], str]) -> str:
-    """d v / d input i as the op table writes it, with the operands (``term``) filled in when short."""
-    op = OPS[v.op]
-    generic = formula_text(op, i, len(v.inputs))
-    operand = [term(x) for x in v.inputs]
-    if op.name == "linear":
-        n = len(v.inputs) // 2
-        subs = {f"x_{k + 1}": operand[n + k] for k in range(n)} | {f"w_{k + 1}": operand[k] for k in range(n)}
-    elif op.arity == 0:
-        subs = {"x_i": operand[i]}
-        generic = generic.replace("logsumexp(x)", term(v))
-    else:
-        subs = {"x": operand[0], "y": operand[-1]}
-        if v.param is not None:
-            subs["n"] = number_text(v.param)
-    alone = generic in subs  # the formula is one operand: no parentheses needed
-    text = re.sub(r"\b(x_\d+|w_\d+|x_i|x|y|n)\b", lambda m: _paren(subs.get(m.group(), m.group()), alone), generic)
-    return text if len(text) <= 40 else generic
-
-
-def _paren(s: str, alone: bool) -> str:
-    return s if alone or " " not in s else f"({s})"
-
-
 def _op_label(v: Value) -> str:
     return v.op if v.param is None else f"{v.op}\nn = {number_text(v.param)}"
 
 
-_MAX_EXPR = 60
+_MAX_EXPR = 60  # an op node's folded expression is cut here
+_MAX_FORMULA = 40  # an edge's formula term longer than this keeps the op table's operand names
 
 
-def _expression(root: Value, kept: set[Value], names: dict[Value, str]) -> str:
-    """The folded expression of ``root`` over unkept nodes, e.g. ``w1 * i1 + w2 * i2 + b1`` (shortened)."""
-    text, _ = fill(root, names, lambda v: not v.inputs or (v is not root and v in kept),
-                   lambda v, t: (_shorten(t[0]), t[1]))
-    return text
+def _expression(root: Value, kept: set[Value], names: dict[Value, str]) -> tuple[str, int]:
+    """The folded expression of ``root`` over unkept nodes, e.g. ``w1 * i1 + w2 * i2 + b1`` (shortened),
+    and its precedence."""
+    return fill(root, names, lambda v: not v.inputs or (v is not root and v in kept),
+                lambda v, t: (_shorten(t[0]), t[1]))
 
 
 def _shorten(s: str, limit: int = _MAX_EXPR) -> str:

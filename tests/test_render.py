@@ -133,6 +133,7 @@ def test_op_nodes_are_separate_and_show_the_op_name(net):
     ops = [re.search(r"label=<(\w+)", attrs).group(1) for _, attrs in OP.findall(src)]
     assert sorted(ops) == sorted(v.op for v in _order(root) if v.inputs)
     assert "pow_const<BR/>n = 2" in src  # an op with a constant shows it
+    assert re.search(r"label=<2 \* sub#\d = ", src)  # d (0.01 - out_o1)^2 / d (0.01 - out_o1), written in
 
 
 def test_folded_op_nodes_show_the_expression_of_named_quantities(net):
