@@ -19,8 +19,8 @@ def gradcheck(
     rtol: float = 1e-3,
 ) -> bool:
     """Return True if ``fn(*inputs)``'s gradients match central differences, else raise."""
-    xs = [v.data if isinstance(v, Value) else float(v) for v in inputs]
-    leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
+    leaves = [Value(v.data if isinstance(v, Value) else v, label=f"x{i}") for i, v in enumerate(inputs)]
+    xs = [leaf.data for leaf in leaves]
     out = fn(*leaves)
     if not isinstance(out, Value):
         raise TypeError(f"gradcheck: fn must return a Value, got {type(out).__name__}")

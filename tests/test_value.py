@@ -210,3 +210,9 @@ def test_gradcheck_reports_a_table_on_mismatch():
     text = str(info.value)
     assert "analytic" in text and "numeric" in text and "MISMATCH" in text
     assert gradcheck(lambda a, b: a * b + a, [2.0, 3.0]) is True
+
+
+@pytest.mark.parametrize("bad", ["1.5", True, None])
+def test_gradcheck_rejects_non_numeric_inputs_like_value_does(bad):
+    with pytest.raises(TypeError, match=type(bad).__name__):
+        gradcheck(lambda a: a * a, [bad])
