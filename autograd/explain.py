@@ -7,6 +7,7 @@ shows the grouped (delta) form instead: per node, the sum over its consumers (ba
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import ops
@@ -78,16 +79,19 @@ class Explanation:
     def _d(self, a: Value, b: Value) -> str:
         return f"d{self.names[a]}/d{self.names[b]}"
 
-    def _share_name(self, s: Share, node: Value, many: bool = False) -> str:
+    def _share_name(self, s: Share, node: Value, many: bool = False,
+                    d: Callable[[Value, Value], str] | None = None, times: str = " * ") -> str:
+        """The share as derivatives, written by ``d`` (default ``dA/dB``) and joined by ``times``."""
+        d = d or self._d
         if s.top is not None:
-            return self._d(s.top, node)
+            return d(s.top, node)
         if s.consumer is self.output:
             chain = s.factor.chain
             if not many:
-                return self._d(s.consumer, node)
+                return d(s.consumer, node)
             via = f" (via {self.names[chain[1]]})" if len(chain) > 2 else " (direct)"
-            return self._d(s.consumer, node) + via
-        return f"{self._d(self.output, s.consumer)} * {self._d(s.consumer, node)}"
+            return d(s.consumer, node) + via
+        return f"{d(self.output, s.consumer)}{times}{d(s.consumer, node)}"
 
     def _share_value(self, s: Share) -> str:
         if s.top is not None or s.consumer is self.output:
@@ -200,11 +204,7 @@ class Explanation:
         head = frac(self.output, self.wrt)
         if self.grouped:
             for g in self.groups:
-                terms = " + ".join(
-                    frac(s.top, g.node) if s.top is not None else
-                    (frac(s.consumer, g.node) if s.consumer is self.output else
-                     frac(self.output, s.consumer) + r" \cdot " + frac(s.consumer, g.node))
-                    for s in g.shares)
+                terms = " + ".join(self._share_name(s, g.node, d=frac, times=r" \cdot ") for s in g.shares)
                 if len(g.shares) == 1 and g.shares[0].consumer is self.output:
                     terms = num(g.grad)
                 else:
@@ -224,9 +224,7 @@ class Explanation:
                 rows.append("&= " + " + ".join(num(p.product) for p in self.paths))
             rows.append(f"{'' if rows else head + ' '}&= {num(self.total)}")
             for g in self.merges() if len(self.paths) > 1 else []:
-                terms = " + ".join(frac(s.top, g.node) if s.top is not None else
-                                   frac(self.output, s.consumer) + r" \cdot " + frac(s.consumer, g.node)
-                                   for s in g.shares)
+                terms = " + ".join(self._share_name(s, g.node, d=frac, times=r" \cdot ") for s in g.shares)
                 values = " + ".join(num(s.value) for s in g.shares)
                 rows.append(f"{frac(self.output, g.node)} &= {terms} = {values} = {num(g.grad)}")
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"

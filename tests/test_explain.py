@@ -307,6 +307,19 @@ def test_to_latex_is_well_formed_math(wrt, tmp_path):
         assert run.returncode == 0, run.stdout[-2000:]
 
 
+def test_latex_writes_a_direct_share_as_the_text_does():
+    x = Value(0.5, label="x")
+    n = x.tanh()
+    n.label = "n"
+    o = x + n
+    o.label = "o"
+    e = explain(o, x)
+    assert "do/dx = do/dx (direct) + dn/dx = 1 + " in str(e)
+    do_dx = r"\frac{\partial \mathrm{o}}{\partial \mathrm{x}}"
+    dn_dx = r"\frac{\partial \mathrm{n}}{\partial \mathrm{x}}"
+    assert f"{do_dx} &= {do_dx} + {dn_dx} = 1 + " in e.to_latex()  # not d o/d o * d o/d x
+
+
 def test_grouped_latex_is_well_formed():
     out, x = ladder(8)
     tex = explain(out, x).to_latex()
