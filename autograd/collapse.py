@@ -7,6 +7,7 @@ through nodes that are not kept, so the labeled quantities of a hand derivation 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -166,6 +167,22 @@ def _direct(k: Value, p: Value) -> tuple[float, str]:
 ATOM, POWER, PRODUCT, SUM = 4, 3, 2, 1  # precedence of a text: how tightly it binds
 _PREC = {"add": SUM, "sub": SUM, "sum": SUM, "linear": SUM, "mul": PRODUCT, "div": PRODUCT, "neg": PRODUCT,
          "pow": POWER, "pow_const": POWER, "rpow_const": POWER}
+
+
+def format_number(x: float, precision: int = 9) -> str:
+    """``x`` for reading: exact short numbers as they are (``1``, ``0.05``); else ``precision`` decimals
+    when 1e-4 <= |x| < 1 (``0.082167041``, as the hand derivation prints), ``precision`` significant digits otherwise.
+    """
+    if not math.isfinite(x):
+        return repr(x)
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    short = repr(x)
+    if "e" not in short and len(short.lstrip("-0.").replace(".", "")) <= precision:
+        return short
+    if 1e-4 <= abs(x) < 1:
+        return f"{x:.{precision}f}"
+    return f"{x:.{precision}g}"
 
 
 def number_text(x: float) -> str:

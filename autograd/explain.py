@@ -11,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import ops
-from .collapse import Collapse, FoldedEdge, edge_formula, fold, kept_nodes
+from .collapse import Collapse, FoldedEdge, edge_formula, fold, format_number, kept_nodes
 from .names import node_names
-from .trace import format_number
 from .value import Value, topological_order
 
 

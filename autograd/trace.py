@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import ops
-from .collapse import expression
+from .collapse import expression, format_number
 from .names import node_names
 from .value import Number, Value, _to_float, topological_order
 
 if TYPE_CHECKING:
     import graphviz
-
-
-def format_number(x: float, precision: int = 9) -> str:
-    """``x`` for reading: exact short numbers as they are (``1``, ``0.05``); else ``precision`` decimals
-    when 1e-4 <= |x| < 1 (``0.082167041``, as the hand derivation prints), ``precision`` significant digits otherwise.
-    """
-    if not math.isfinite(x):
-        return repr(x)
-    if x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    short = repr(x)
-    if "e" not in short and len(short.lstrip("-0.").replace(".", "")) <= precision:
-        return short
-    if 1e-4 <= abs(x) < 1:
-        return f"{x:.{precision}f}"
-    return f"{x:.{precision}g}"
 
 
 @dataclass(frozen=True)
