@@ -263,35 +263,38 @@ def _show(v: Value, args: list[tuple[str, int]]) -> tuple[str, int]:
 def edge_formula(child: Value, parent: Value, names: dict[Value, str],
                  operand: Callable[[Value], tuple[str, int]] | None = None, limit: int | None = None) -> str:
     """d child / d parent for one real edge with the operands written in, e.g. ``sigmoid(net_o1) (1 - ...)``;
-    ``operand(x)`` gives an operand's text and precedence (default ``operand_text``: its name or number);
-    a term longer than ``limit`` stays as the op table writes it.
+    the sum of ``term_formula`` over the positions of ``parent`` among ``child``'s inputs.
+    """
+    return " + ".join(term_formula(child, i, names, operand, limit)
+                      for i, x in enumerate(child.inputs) if x is parent)
+
+
+def term_formula(child: Value, i: int, names: dict[Value, str],
+                 operand: Callable[[Value], tuple[str, int]] | None = None, limit: int | None = None) -> str:
+    """d child / d (input ``i``) with the operands written in; ``operand(x)`` gives an operand's text and
+    precedence (default ``operand_text``: its name or number); longer than ``limit``, the op table's text.
     """
     operand = operand or functools.partial(operand_text, names=names)
     op = ops.OPS[child.op]
     arity = len(child.inputs)
-    parts = []
-    for i, inp in enumerate(child.inputs):
-        if inp is not parent:
-            continue
-        formula = generic = ops.formula_text(op, i, arity)
-        if child.op == "linear":
-            n = (arity - 1) // 2
-            partner = None if i == arity - 1 else (i + n if i < n else i - n)
-            text = "1" if partner is None else _wrap(operand(child.inputs[partner]), POWER)
-        elif child.op == "logsumexp":
-            text = f"exp({operand(parent)[0]} - {names[child]})"
-        elif op.arity == 0:
-            text = formula
-        else:
-            subs = {"x": operand(child.inputs[0]), "out": (names[child], ATOM)}
-            if op.arity == 2:
-                subs["y"] = operand(child.inputs[1])
-            if op.param:
-                formula = formula.replace("^(n-1)", "" if child.param == 2.0 else f"^{number_text(child.param - 1.0)}")
-                subs["n"] = (number_text(child.param), ATOM)
-            text = re.sub(r"\b(x|y|n|out)\b", lambda m, subs=subs: _wrap(subs[m.group(1)], POWER), formula)
-        parts.append(generic if limit is not None and len(text) > limit else text)
-    return " + ".join(parts)
+    formula = generic = ops.formula_text(op, i, arity)
+    if child.op == "linear":
+        n = (arity - 1) // 2
+        partner = None if i == arity - 1 else (i + n if i < n else i - n)
+        text = "1" if partner is None else _wrap(operand(child.inputs[partner]), POWER)
+    elif child.op == "logsumexp":
+        text = f"exp({operand(child.inputs[i])[0]} - {names[child]})"
+    elif op.arity == 0:
+        text = formula
+    else:
+        subs = {"x": operand(child.inputs[0]), "out": (names[child], ATOM)}
+        if op.arity == 2:
+            subs["y"] = operand(child.inputs[1])
+        if op.param:
+            formula = formula.replace("^(n-1)", "" if child.param == 2.0 else f"^{number_text(child.param - 1.0)}")
+            subs["n"] = (number_text(child.param), ATOM)
+        text = re.sub(r"\b(x|y|n|out)\b", lambda m: _wrap(subs[m.group(1)], POWER), formula)
+    return generic if limit is not None and len(text) > limit else text
 
 
 def _chain_formula(chain: tuple[Value, ...], kept: Collection[Value], names: dict[Value, str], memo: dict) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .collapse import FoldedEdge, edge_formula, fill, fold, kept_nodes, number_text, operand_text
+from .collapse import FoldedEdge, edge_formula, fill, fold, kept_nodes, number_text, operand_text, term_formula
 from .names import node_names
 from .value import Value, topological_order
 
@@ -186,20 +186,20 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
         kept = kept_nodes(root, collapse=opts.collapse)
         nodes = [v for v in order if v in kept]
         _check_size(len(nodes), opts)
-        edges = fold(root, kept)
-    else:
+
+        def operand(x: Value) -> tuple[str, int]:
+            return operand_text(x, names) if x in kept or not x.inputs else _expression(x, kept, names)
+
+        # one real edge: the op's formula with the operands filled in (when short); a folded one keeps its own
+        edges = [e if e.folded else dataclasses.replace(e, formula=edge_formula(e.child, e.parent, names, operand,
+                                                                                _MAX_FORMULA))
+                 for e in fold(root, kept)]
+    else:  # one edge per operand position, each with its own term of the formula
         kept = set(order)
         nodes = order
         _check_size(len(nodes), opts)
-        edges = [FoldedEdge(v, x, local, "", ((v, x),)) for v in order for x, local in zip(v.inputs, v.local_grads)]
-
-    def operand(x: Value) -> tuple[str, int]:
-        return operand_text(x, names) if x in kept or not x.inputs else _expression(x, kept, names)
-
-    # one real edge: the op's formula with the operands filled in (when short); a folded one keeps its own
-    edges = [e if e.folded else dataclasses.replace(e, formula=edge_formula(e.child, e.parent, names, operand,
-                                                                            _MAX_FORMULA))
-             for e in edges]
+        edges = [FoldedEdge(v, x, local, term_formula(v, i, names, limit=_MAX_FORMULA), ((v, x),))
+                 for v in order for i, (x, local) in enumerate(zip(v.inputs, v.local_grads))]
     lit_nodes, lit_edges = _highlighted(root, order, names, opts.highlight)
     ids = {v: f"v{i}" for i, v in enumerate(nodes)}
     p = opts.precision

@@ -127,6 +127,15 @@ def test_uncollapsed_edges_hold_each_ops_local_derivative(net):
     assert all(abs(a - b) < TOL for a, b in zip(shown, real))
 
 
+def test_a_reused_input_gets_one_edge_per_operand_with_its_own_term():
+    a = Value(3.0, label="a")
+    y = a * a
+    y.label = "y"
+    dy_da_each = edges(to_dot(y, collapse=False))["a", "y"]  # y = x * y with x = y = a: d/dx = y, d/dy = x
+    assert dy_da_each == ["label=<a = 3>", "label=<a = 3>"]
+    assert edges(to_dot(y))["a", "y"] == ["label=<a + a = 6>"]  # collapsed: one edge, the total
+
+
 def test_op_nodes_are_separate_and_show_the_op_name(net):
     root = net["E_total"]
     src = to_dot(root, collapse=False)
