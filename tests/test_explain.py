@@ -359,3 +359,15 @@ def test_folded_edges_sum_over_folded_nodes():
     assert ("E_total", "out_o1") not in edges  # E_o1 is labeled: kept
     edges = {(e.child.label, e.parent.label): e for e in folded_edges(q["E_total"], ["out_o1", "net_o1"])}
     assert edges["E_total", "out_o1"].value == pytest.approx(0.741365070, abs=TOL)
+
+
+def test_a_20_layer_mlp_explains_in_the_grouped_form():
+    import nn
+
+    model = nn.MLP(2, [4] * 20 + [1], seed=3)
+    out = model([0.5, -0.25])[0]
+    out.backward()
+    w = model.layers[0].W[0][0]
+    e = explain(out, w)
+    assert e.grouped and "grouped form" in str(e)
+    assert e.total == w.grad
