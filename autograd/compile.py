@@ -383,11 +383,17 @@ class _Graph:
             if v.op not in _PROPAGATING:
                 for c in self.ins[v]:
                     names.setdefault(self.name[c])
-        group_names = list(names)
+        terms = [(name, (name,)) for name in names]
+        for v in self.nodes:  # an op with a domain (1/x, log x, ...) also checks its local derivatives, as the engine
+            if ops.OPS[v.op].checks:
+                for i in range(len(self.ins[v])):
+                    reads: list[str] = []
+                    terms.append((f"({self._local(v, i, reads)})", tuple(reads)))
         stmts = []
-        for i in range(0, len(group_names), 40):
-            group = group_names[i:i + 40]
-            stmts.append(_Stmt([f"if not -INF < {' + '.join(group)} < INF: {check}"], tuple(group), ()))
+        for i in range(0, len(terms), 40):
+            group = terms[i:i + 40]
+            reads = tuple(dict.fromkeys(name for _, used in group for name in used))
+            stmts.append(_Stmt([f"if not -INF < {' + '.join(t for t, _ in group)} < INF: {check}"], reads, ()))
         return stmts
 
     # -- backward: one line per edge ---------------------------------------------------------

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 INF = math.inf
-OVERFLOW = "result overflows a float"  # the reason given when an op's result or derivative overflows
+OVERFLOW = "result overflows a float"  # the reason given when an op's result overflows
+DERIVATIVE_OVERFLOW = "its derivative overflows a float"  # ... and when its local derivative does
 
 # Helpers the expressions may call; code generation copies this source verbatim.
 HELPERS_SOURCE = '''
@@ -96,22 +97,22 @@ def evaluation_lines(op: Op, names: Sequence[str] | None = None) -> list[str]:
     lines = [f"if not ({cond}): raise DomainError({kind.__name__}, {reason!r})" for cond, kind, reason in op.checks]
     lines.append(f"out = {op.forward}")
     lines.append(f"if not -INF < out < INF: raise DomainError(OverflowError, {OVERFLOW!r})")
-    if names and op.arity:
-        lines += [f"{name} = {expr}" for name, expr in zip(names, op.local)]
-    else:
-        lines.append(f"local = {_local_tuple(op)}")
+    if not op.arity:
+        return [*lines, f"local = {op.local[0]}"]
+    given = names
+    names = names or tuple(f"l{i}" for i in range(op.arity))
+    lines += [f"{name} = {expr}" for name, expr in zip(names, op.local)]
+    if op.checks:  # an op with a domain has derivatives that blow up at its edge (1/x near 0): check them too
+        lines += [f"if not -INF < {name} < INF: raise DomainError(OverflowError, {DERIVATIVE_OVERFLOW!r})"
+                  for name in names]
+    if not given:
+        lines.append(f"local = ({', '.join(names)},)")
     return lines
 
 
 def namespace() -> dict:
     """A fresh namespace where ``evaluation_lines`` run: the helpers, ``math``, DomainError and INF."""
     return dict(_HELPERS, DomainError=DomainError, INF=INF)
-
-
-def _local_tuple(op: Op) -> str:
-    if op.arity == 0:
-        return op.local[0]
-    return "(" + ", ".join(op.local) + ",)"
 
 
 def _op(*args, **kwargs) -> Op:

@@ -220,6 +220,8 @@ def engine_error(build, values):
     (lambda x: (x * 1e200) * 1e100, 1.0, 1e10),
     (lambda x: x ** 3.0, 1.0, 1e200),
     (lambda x: sum_values([x * 1e308, 1e308]), -1.0, 1.0),
+    (lambda x: x.log(), 1.0, 5e-324),  # log is finite there, its derivative 1/x is not
+    (lambda x: 1.0 / (x * 1e-200), 1e100, 1e-10),  # d/d(divisor) = -out/y overflows while d/dx stays finite
 ])
 def test_domain_errors_are_the_engines(build, good, bad):
     x = Value(good, label="x")

@@ -180,6 +180,7 @@ BAD = [
     (lambda p: p.exp(), 1000.0, OverflowError, "exp: result overflows a float, got 1000.0 (label 'p')"),
     (lambda p: p * 1e300, 1e300, OverflowError, "mul"),
     (lambda p: p ** Value(400.0), 10.0, OverflowError, "pow"),
+    (lambda p: p.log(), 5e-324, OverflowError, "log: its derivative overflows a float, got 5e-324 (label 'p')"),
 ]
 
 
@@ -216,3 +217,4 @@ def test_gradcheck_reports_a_table_on_mismatch():
 def test_gradcheck_rejects_non_numeric_inputs_like_value_does(bad):
     with pytest.raises(TypeError, match=type(bad).__name__):
         gradcheck(lambda a: a * a, [bad])
+
