@@ -26,7 +26,7 @@ Number = int | float
 
 _new = object.__new__  # a node without running __init__: the constructors set every slot themselves
 _MANY = type("_Many", (), {"__repr__": lambda self: "_MANY"})()  # marks a node with 3 or more inputs
-_SEEN = type("_Seen", (), {"__repr__": lambda self: "_SEEN"})()  # a node's grad while backward() walks the graph
+_ZERO = float("0")  # a 0.0 object of its own: a node's grad while backward() runs, and its visited mark
 _MAKE: dict[str, Callable] = {}  # op name -> make(inputs[, n]), the constructor _apply uses (filled at the end)
 
 
@@ -376,109 +376,97 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
-def _reset_order(root: Value) -> tuple[list[Value], list[tuple[Value, float]]]:
-    """``topological_order(root)``, setting every grad to 0.0; also the leaves whose grad was not 0.
+def _reset_order(root: Value, order: list[Value], kept: list[tuple[Value, float]]) -> None:
+    """Fill ``order`` with the non-leaf nodes of ``topological_order(root)``, in its order, and ``kept`` with
+    the leaves whose grad was not 0 and that grad.
 
-    The traversal of topological_order, with a node's ``grad`` (reset anyway) as its visited mark
-    instead of a set: the node is in hand already, so large graphs cost no hash-table lookups.
+    Sets every grad to ``_ZERO``, a 0.0 of its own that also marks the node as visited: a reached node
+    costs no hash-table lookup and no second pass to reset. Leaves are taken aside when met, not pushed:
+    a leaf propagates nothing, so where it stands in the order does not matter. On an interruption the
+    caller removes the marks (``_unmark``).
     """
-    order: list[Value] = []
-    kept: list[tuple[Value, float]] = []
+    if root._a is None:
+        if root.grad:
+            kept.append((root, root.grad))
+        root.grad = _ZERO
+        return
     stack: list[Value | None] = [root]
     push, pop, emit = stack.append, stack.pop, order.append
-    try:
-        while stack:
-            v = pop()
-            if v is None:
-                emit(stack[-1])  # emitted before it leaves the stack: an interruption finds it in one or the other
-                pop()
-                continue
-            g = v.grad
-            if g is _SEEN:
-                continue
-            a = v._a
-            if a is None:
-                emit(v)
-                if g:
-                    kept.append((v, g))
-                v.grad = _SEEN
-                continue
-            b = v._b
-            if b is not None and b is not _MANY and a._a is None and b._a is None:
-                # two leaf inputs: they and v would be popped next, in this order
-                g = b.grad
-                if g is not _SEEN:
-                    emit(b)
-                    if g:
-                        kept.append((b, g))
-                    b.grad = _SEEN
-                g = a.grad
-                if g is not _SEEN:
-                    emit(a)
+    while stack:
+        v = pop()
+        if v is None:
+            emit(pop())
+            continue
+        if v.grad is _ZERO:
+            continue
+        push(v)
+        push(None)
+        v.grad = _ZERO
+        a = v._a
+        b = v._b
+        if b is None:
+            g = a.grad
+            if g is not _ZERO:
+                if a._a is not None:
+                    push(a)
+                else:
+                    a.grad = _ZERO
                     if g:
                         kept.append((a, g))
-                    a.grad = _SEEN
-                emit(v)
-                v.grad = _SEEN
-                continue
-            push(v)
-            push(None)
-            v.grad = _SEEN
-            if b is None:
-                if a.grad is not _SEEN:
-                    push(a)
-            elif b is _MANY:
-                for child in a:
-                    if child.grad is not _SEEN:
-                        push(child)
-            else:
-                if a.grad is not _SEEN:
-                    push(a)
-                if b.grad is not _SEEN:
-                    push(b)
-    except BaseException:  # interrupted: no mark may stay behind
-        for v in (*order, *stack):
-            if v is not None and v.grad is _SEEN:
-                v.grad = 0.0
-        for v, g in kept:
-            v.grad = g
-        raise
-    for v in order:
-        v.grad = 0.0
-    return order, kept
+            continue
+        for child in a if b is _MANY else (a, b):
+            g = child.grad
+            if g is not _ZERO:
+                if child._a is not None:
+                    push(child)
+                else:
+                    child.grad = _ZERO
+                    if g:
+                        kept.append((child, g))
+
+
+def _unmark(root: Value, kept: list[tuple[Value, float]]) -> None:
+    """Undo an interrupted backward(): no ``_ZERO`` mark stays behind, and the leaves get their old grads."""
+    for v in topological_order(root):
+        if v.grad is _ZERO:
+            v.grad = 0.0
+    for v, g in kept:
+        v.grad = g
 
 
 def backward(root: Value, grad: Number = 1.0) -> list[Value]:
-    """Backpropagate ``grad`` from ``root``; returns the topological order it used.
+    """Backpropagate ``grad`` from ``root``; returns the non-leaf nodes in the order (inputs first) it used.
 
     The cyclic garbage collector is paused for the duration of the call (and restored as it was):
     the pass only allocates floats and the bookkeeping lists. While the call runs, the grads of the
-    graph's nodes serve as its visited marks (they are reset to 0.0 before any is accumulated), so
-    two threads must not run backward() at once on graphs that share nodes.
+    graph's nodes serve as its visited marks, so two threads must not run backward() at once on
+    graphs that share nodes.
     """
     if type(grad) is not float or grad - grad != 0.0:  # not a finite float: convert or raise
         grad = _to_float(grad)
     gc_was_on = gc.isenabled()
     gc.disable()
+    order: list[Value] = []
+    kept: list[tuple[Value, float]] = []
     try:
-        order, kept = _reset_order(root)
+        _reset_order(root, order, kept)
         root.grad = grad
         for v in reversed(order):  # for each input: input.grad += local * v.grad, in input order
-            a = v._a
-            if a is None:
-                continue
             g = v.grad
             b = v._b
             if b is None:
-                a.grad += v._la * g
+                v._a.grad += v._la * g
             elif b is _MANY:
-                for child, local in zip(a, v._la):
+                for child, local in zip(v._a, v._la):
                     child.grad += local * g
             else:
-                a.grad += v._la * g
+                v._a.grad += v._la * g
                 b.grad += v._lb * g
         for v, old in kept:
             v.grad = old + v.grad
+    except BaseException:
+        _unmark(root, kept)
+        raise
     finally:
         if gc_was_on:
             gc.enable()

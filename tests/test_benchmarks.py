@@ -116,5 +116,6 @@ def test_fast_backward_gives_the_reference_order_and_gradients_bit_for_bit():
         expected = [v.grad for v in nodes]
         for v, g in zip(nodes, start):
             v.grad = g
-        assert backward(root, 0.75) == expected_order, f"trial {trial}: order"
+        interior = [v for v in expected_order if v.inputs]
+        assert backward(root, 0.75) == interior, f"trial {trial}: order"
         assert [v.grad for v in nodes] == expected, f"trial {trial}: gradients"

@@ -127,6 +127,34 @@ def test_repeated_backward_accumulates_leaves_exactly_and_never_drifts():
     assert mid.grad == mid_grad
 
 
+class _Interrupt:
+    """A local derivative whose product raises KeyboardInterrupt, as Ctrl-C in the middle of backward() would."""
+
+    def __mul__(self, other):
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_backward_leaves_no_mark_and_restores_the_leaves():
+    import autograd.value as engine
+
+    a, b = Value(0.5, label="a"), Value(-1.25, label="b")
+    out = ((a * b).tanh() + a).sigmoid()
+    out.backward()
+    expected = [a.grad, b.grad]
+    a.grad, b.grad = 0.125, 0.0
+    mid = out.inputs[0]
+    saved = mid._la
+    mid._la = _Interrupt()  # out = sigmoid(mid): the first product of the pass
+    with pytest.raises(KeyboardInterrupt):
+        out.backward()
+    mid._la = saved
+    assert all(v.grad is not engine._ZERO for v in topological_order(out))  # no visited mark left behind
+    assert (a.grad, b.grad) == (0.125, 0.0)  # the leaves keep their grads from before the call
+    a.grad = 0.0
+    out.backward()
+    assert [a.grad, b.grad] == expected  # the graph still backpropagates exactly as before
+
+
 def test_micrograd_drift_case():
     a = Value(1.0)
     b = a + a
