@@ -176,6 +176,8 @@ def _to_float(x: object) -> float:
     if type(x) is float:
         if x - x == 0.0:
             return x
+    elif type(x) is int:  # before the slower abstract check below; float() raises OverflowError past 1e308
+        return float(x)
     elif isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"Value data must be a real number (int or float), got {type(x).__name__}")
     x = float(x)
@@ -311,23 +313,24 @@ def _install_methods() -> None:
         setattr(Value, reflected, _generate(op, f"def {reflected}(b, a):", "a = _value(a)", "(a, b)"))
     for name, method in _UNARY_METHODS.items():
         setattr(Value, method, _generate(ops.OPS[name], f"def {method}(a):", "", "(a,)"))
-    pow_value = "if isinstance(n, Value):\n    return _MAKE['pow']((a, n))\nn = _to_float(n)"
+    pow_value = ("if type(n) is not float:\n    if isinstance(n, Value):\n        return _MAKE['pow']((a, n))\n"
+                 "    n = _to_float(n)\nelif n - n != 0.0:\n    n = _to_float(n)")
     Value.__pow__ = _generate(ops.POWC, "def __pow__(a, n):", pow_value, "(a,)")
     Value.__rpow__ = _generate(ops.RPOWC, "def __rpow__(a, n):", "n = _to_float(n)", "(a,)")
 
 
-def apply(op_name: str, inputs: Sequence[Value | Number]) -> Value:
+def apply(op_name: str, inputs: Iterable[Value | Number]) -> Value:
     """Apply the n-ary op ``op_name`` (``sum``, ``linear``, ``logsumexp``) to ``inputs``."""
-    op = ops.OPS[op_name]
+    make = _MAKE[op_name]
     values = tuple([v if type(v) is Value else _value(v) for v in inputs])
     if not values:
         raise ValueError(f"{op_name}: needs at least one input")
-    return _apply(op, values)
+    return make(values)
 
 
 def sum_values(values: Iterable[Value | Number]) -> Value:
     """One ``sum`` node over all ``values`` (local derivative 1 for each)."""
-    return apply("sum", list(values))
+    return apply("sum", values)
 
 
 def linear(weights: Sequence[Value | Number], xs: Sequence[Value | Number], bias: Value | Number) -> Value:

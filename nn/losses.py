@@ -11,12 +11,18 @@ Scalar = Value | float
 REDUCTIONS = ("mean", "sum", "half_sum")
 
 
-def _values(xs: Sequence[Scalar], who: str, what: str) -> list[Value]:
+def _sequence(xs: Sequence[Scalar], who: str, what: str) -> Sequence[Scalar]:
+    """``xs``, checked to be a non-empty sequence (of Values or numbers)."""
     if type(xs) is not list and (isinstance(xs, (Value, str, bytes)) or not isinstance(xs, Sequence)):
         raise ValueError(f"{who}: {what} must be a list of Values or floats, got {type(xs).__name__}")
     if not xs:
         raise ValueError(f"{who}: {what} is empty")
-    return [x if type(x) is Value or isinstance(x, Value) else Value(x) for x in xs]
+    return xs
+
+
+def _values(xs: Sequence[Scalar], who: str, what: str) -> list[Value]:
+    """``xs`` as Values: numbers become constant leaves."""
+    return [x if type(x) is Value or isinstance(x, Value) else Value(x) for x in _sequence(xs, who, what)]
 
 
 def _unit(x: Scalar, who: str, what: str) -> float:
@@ -30,7 +36,7 @@ def _unit(x: Scalar, who: str, what: str) -> float:
 def squared_errors(pred: Sequence[Scalar], target: Sequence[Scalar], scale: float = 1.0) -> list[Value]:
     """One node ``scale * (t_i - p_i)^2`` per output (``scale`` 0.5 gives the reference's E_o1, E_o2)."""
     ps = _values(pred, "mse_loss", "pred")
-    ts = _values(target, "mse_loss", "target")
+    ts = _sequence(target, "mse_loss", "target")  # a number becomes a constant leaf in ``t - p``
     if len(ps) != len(ts):
         raise ValueError(f"mse_loss: pred has {len(ps)} values but target has {len(ts)}")
     if scale == 1.0:
