@@ -37,7 +37,6 @@ _RESERVED = {"math", "INF", "OVERFLOW", "inputs", "constants", "forward_backward
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 _SLOTTED = re.compile(r"'[^'\n]*'|(?<![\w.])[A-Za-z_]\w*")  # names, skipping the quoted messages
 # ops whose result is inf or nan whenever an operand is (or that raise): x + inf, 0 * inf, log(inf)...
-_PROPAGATING = {"add", "sub", "mul", "neg", "sum", "linear", "log", "sqrt"}
 
 # The slow path of the generated module: replays the forward pass op by op, as the engine runs it.
 _CHECK_SOURCE = '''
@@ -371,7 +370,7 @@ class _Graph:
     def _finite_checks(self, check: str) -> list[_Stmt]:
         """``if not -INF < a + b + ... < INF: check`` over enough values to see an inf or nan anywhere.
 
-        An op in _PROPAGATING gives inf or nan whenever an operand is inf or nan, and every node leads
+        An op that ``propagates`` gives inf or nan whenever an operand is inf or nan, and every node leads
         to the output (or an aux value); so the output, the aux values and the operands of the other
         ops (which can turn inf into a finite number) cover every node.
         """
@@ -380,7 +379,7 @@ class _Graph:
         for v in [self.root, *self.aux, *(v for v in self.inputs if v not in graph)]:
             names.setdefault(self.name[v])
         for v in self.nodes:
-            if v.op not in _PROPAGATING:
+            if not ops.OPS[v.op].propagates:
                 for c in self.ins[v]:
                     names.setdefault(self.name[c])
         terms = [(name, (name,)) for name in names]
@@ -403,19 +402,11 @@ class _Graph:
         if op.arity:
             return _subst(op.local[i], env, reads)
         args = env["args"]
-        if op.name == "sum":
-            return "1.0"
-        if op.name == "linear":
-            k = len(args) // 2
-            if i == len(args) - 1:
-                return "1.0"
-            partner = args[k + i] if i < k else args[i - k]
-            reads.append(partner)
-            return partner
-        if op.name == "logsumexp":
-            reads += [args[i], env["out"]]
-            return f"math.exp({args[i]} - {env['out']})"
-        raise NotImplementedError(f"compile_graph: no per-operand derivative for the n-ary op {op.name!r}")
+        expr, partner = ops.operand_local(op, i, len(args))
+        local_env = {"x": args[i], "out": env["out"]}
+        if partner is not None:
+            local_env["y"] = args[partner]
+        return _subst(expr, local_env, reads)
 
     def _backward(self) -> list[_Stmt]:
         """``d_x += local * d_out`` per edge, in the engine's order (reversed topological order)."""

@@ -68,6 +68,8 @@ class Op:
     show: str  # how the op reads in a derivation, e.g. "{x} * {y}"
     checks: tuple[tuple[str, type, str], ...] = ()  # (must hold before forward, error, reason)
     param: bool = False  # True when the op has a constant parameter n (x ** 2.0, 2.0 ** x)
+    propagates: bool = False  # an inf or nan operand always gives an inf or nan result (x + y, but not tanh x)
+    operand_local: str = ""  # n-ary ops: d out / d one operand x, in x, out and (linear) y, the operand x multiplies
 
     @cached_property
     def fn(self) -> Callable:
@@ -123,14 +125,14 @@ def _op(*args, **kwargs) -> Op:
 
 OPS: dict[str, Op] = {}
 
-ADD = _op("add", 2, "x + y", ("1.0", "1.0"), ("1", "1"), "{x} + {y}")
-SUB = _op("sub", 2, "x - y", ("1.0", "-1.0"), ("1", "-1"), "{x} - {y}")
-MUL = _op("mul", 2, "x * y", ("y", "x"), ("y", "x"), "{x} * {y}")
+ADD = _op("add", 2, "x + y", ("1.0", "1.0"), ("1", "1"), "{x} + {y}", propagates=True)
+SUB = _op("sub", 2, "x - y", ("1.0", "-1.0"), ("1", "-1"), "{x} - {y}", propagates=True)
+MUL = _op("mul", 2, "x * y", ("y", "x"), ("y", "x"), "{x} * {y}", propagates=True)
 DIV = _op(
     "div", 2, "x / y", ("1.0 / y", "-out / y"), ("1/y", "-x/y^2"), "{x} / {y}",
     checks=(("y != 0.0", ZeroDivisionError, "division by zero"),),
 )
-NEG = _op("neg", 1, "-x", ("-1.0",), ("-1",), "-{x}")
+NEG = _op("neg", 1, "-x", ("-1.0",), ("-1",), "-{x}", propagates=True)
 POW = _op(
     "pow", 2, "x ** y", ("y * x ** (y - 1.0)", "out * math.log(x)"),
     ("y * x^(y-1)", "x^y * ln(x)"), "{x}^{y}",
@@ -152,7 +154,7 @@ RPOWC = _op(
 EXP = _op("exp", 1, "math.exp(x) if x < 709.8 else INF", ("out",), ("exp(x)",), "exp({x})")
 LOG = _op(
     "log", 1, "math.log(x)", ("1.0 / x",), ("1/x",), "ln({x})",
-    checks=(("x > 0.0", ValueError, "input must be > 0"),),
+    checks=(("x > 0.0", ValueError, "input must be > 0"),), propagates=True,
 )
 SQRT = _op(
     "sqrt", 1, "math.sqrt(x)", ("0.5 / out",), ("1 / (2 sqrt(x))",), "sqrt({x})",
@@ -160,6 +162,7 @@ SQRT = _op(
         ("x >= 0.0", ValueError, "input must be >= 0"),
         ("x != 0.0", ZeroDivisionError, "derivative 1/(2 sqrt(x)) is infinite at 0"),
     ),
+    propagates=True,
 )
 TANH = _op("tanh", 1, "math.tanh(x)", ("1.0 - out * out",), ("1 - tanh(x)^2",), "tanh({x})")
 SIGMOID = _op(
@@ -170,16 +173,16 @@ RELU = _op("relu", 1, "x if x > 0.0 else 0.0", ("1.0 if x > 0.0 else 0.0",), ("1
 SOFTPLUS = _op("softplus", 1, "_softplus(x)", ("_sigmoid(x)",), ("sigmoid(x)",), "softplus({x})")
 # n-ary ops: operands in xs; `local` is one expression building the whole tuple,
 # `formula` holds one entry per operand kind (see formula_text).
-SUM = _op("sum", 0, "math.fsum(xs)", ("(1.0,) * len(xs)",), ("1",), "{xs}")
-LINEAR = _op(
+SUM = _op("sum", 0, "math.fsum(xs)", ("(1.0,) * len(xs)",), ("1",), "{xs}", propagates=True, operand_local="1.0")
+LINEAR = _op(  # operands w_1..w_n, x_1..x_n, b: the partner of w_i is x_i and the other way round
     "linear", 0,
     "_linear(xs)",
     ("(*xs[len(xs) // 2:-1], *xs[:len(xs) // 2], 1.0)",),
-    ("x_i", "w_i", "1"), "{w}.{x} + {b}",
+    ("x_i", "w_i", "1"), "{w}.{x} + {b}", propagates=True, operand_local="y",
 )
 LOGSUMEXP = _op(
     "logsumexp", 0, "_logsumexp(xs)", ("tuple([math.exp(v - out) for v in xs])",),
-    ("exp(x_i - logsumexp(x))",), "logsumexp({xs})",
+    ("exp(x_i - logsumexp(x))",), "logsumexp({xs})", operand_local="math.exp(x - out)",
 )
 
 
@@ -188,8 +191,25 @@ def formula_text(op: Op, index: int, arity: int) -> str:
     if op.arity:
         return op.formula[index]
     if op is LINEAR:
-        n = (arity - 1) // 2
-        if index == arity - 1:
+        partner = linear_partner(index, arity)
+        if partner is None:
             return "1"
-        return f"x_{index + 1}" if index < n else f"w_{index - n + 1}"
+        return f"x_{index + 1}" if partner > index else f"w_{partner + 1}"
     return op.formula[0]
+
+
+def linear_partner(index: int, arity: int) -> int | None:
+    """The operand that operand ``index`` of a linear node multiplies (w_i and x_i); None for the bias."""
+    n = (arity - 1) // 2
+    if index == arity - 1:
+        return None
+    return index + n if index < n else index - n
+
+
+def operand_local(op: Op, index: int, arity: int) -> tuple[str, int | None]:
+    """d out / d operand ``index`` of an n-ary node: an expression in ``x`` (that operand), ``out`` and ``y``,
+    the operand at the index returned with it (linear's partner of x; None when there is none)."""
+    if op is LINEAR:
+        partner = linear_partner(index, arity)
+        return ("1.0", None) if partner is None else (op.operand_local, partner)
+    return op.operand_local, None

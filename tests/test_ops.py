@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograd import OPS, Value, gradcheck, linear, logsumexp, sum_values
-from autograd.ops import formula_text
+from autograd.ops import formula_text, operand_local
 
 sig = lambda x: 1.0 / (1.0 + math.exp(-x))
 
@@ -68,6 +68,34 @@ def test_node_constructors_give_the_same_floats_as_op_fn(name):
 def test_central_differences(name):
     build, xs, _, _ = CASES[name]
     assert gradcheck(build, xs)
+
+
+@pytest.mark.parametrize("name", [name for name, op in sorted(OPS.items()) if op.arity == 0])
+def test_an_nary_ops_per_operand_derivative_agrees_with_its_tuple(name):
+    build, xs, _, _ = CASES[name]
+    out = build(*[Value(x) for x in xs])
+    ns = {"math": math}
+    for i, x in enumerate(out.inputs):
+        expr, partner = operand_local(OPS[name], i, len(xs))
+        env = {"x": x.data, "out": out.data, "y": None if partner is None else out.inputs[partner].data}
+        assert eval(expr, ns, env) == out.local_grads[i], f"{name}: operand {i}"
+
+
+@pytest.mark.parametrize("name", [name for name, op in sorted(OPS.items()) if op.propagates])
+def test_an_op_that_propagates_turns_every_inf_and_nan_operand_into_inf_or_nan(name):
+    from autograd.ops import namespace
+
+    op = OPS[name]
+    _, xs, _, _ = CASES[name]
+    for bad in (math.inf, -math.inf, math.nan):
+        for i in range(len(xs)):
+            operands = [*xs[:i], bad, *xs[i + 1:]]
+            env = {"xs": operands} if op.arity == 0 else dict(zip("xy", operands))
+            try:
+                out = eval(op.forward, namespace(), env)  # the bare forward, without the engine's checks
+            except ValueError:  # math.log(-inf), math.sqrt(-inf): an error, not a finite number
+                continue
+            assert not math.isfinite(out), f"{name}({operands}) = {out}"
 
 
 def test_formula_text_reads_like_the_derivation():
