@@ -9,7 +9,7 @@ from .gradcheck import GradcheckError, gradcheck
 from .ops import OPS, Op
 from .render import draw, render_steps, to_dot
 from .trace import Backprop, Step, Term
-from .value import Value, apply, backward, linear, logsumexp, sum_values, topological_order
+from .value import Value, apply, backward, linear, logsumexp, node_constructor, sum_values, topological_order
 
 __all__ = [
     "Backprop",
@@ -31,6 +31,7 @@ __all__ = [
     "gradcheck",
     "linear",
     "logsumexp",
+    "node_constructor",
     "render_steps",
     "sum_values",
     "to_dot",

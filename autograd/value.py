@@ -319,6 +319,17 @@ def _install_methods() -> None:
     Value.__rpow__ = _generate(ops.RPOWC, "def __rpow__(a, n):", "n = _to_float(n)", "(a,)")
 
 
+def node_constructor(op_name: str) -> Callable[[tuple[Value, ...]], Value]:
+    """The function that makes an ``op_name`` node from a tuple of Values (no conversion of numbers).
+
+    For callers that hold Values already and make many nodes (``nn``'s layers): ``apply`` without its checks.
+    """
+    op = ops.OPS[op_name]
+    if op.param:
+        raise ValueError(f"node_constructor: {op_name} has a constant parameter; use the operator (x ** n, n ** x)")
+    return _MAKE[op_name]
+
+
 def apply(op_name: str, inputs: Iterable[Value | Number]) -> Value:
     """Apply the n-ary op ``op_name`` (``sum``, ``linear``, ``logsumexp``) to ``inputs``."""
     make = _MAKE[op_name]

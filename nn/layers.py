@@ -7,14 +7,13 @@ import numbers
 import random
 from collections.abc import Callable, Iterator, Sequence
 
-from autograd import Value
-from autograd.ops import LINEAR
-
-# The engine's node constructor: the node autograd.linear() makes, without its per-operand conversion
-# (a layer converts its inputs once per call; the forward pass is the hot loop of training).
-from autograd.value import _apply
+from autograd import Value, node_constructor
 
 from .module import Module
+
+# The node autograd.linear() makes, without its per-operand conversion: a layer converts its inputs
+# once per call, and the forward pass is the hot loop of training.
+_linear = node_constructor("linear")
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 _ACTIVATION_FNS: dict[str, Callable[[Value], Value] | None] = {
@@ -63,7 +62,7 @@ class Neuron(Module):
         self.b = Value(_uniform(rng, self.nin), label="b")
 
     def __call__(self, xs: Sequence[Value | float]) -> Value:
-        net = _apply(LINEAR, (*self.w, *_inputs(xs, self.nin, "Neuron"), self.b))
+        net = _linear((*self.w, *_inputs(xs, self.nin, "Neuron"), self.b))
         return net if self._act is None else self._act(net)
 
     def _values(self) -> Iterator[Value]:
@@ -102,8 +101,8 @@ class Layer(Module):
         xs = _inputs(xs, self.nin, "Layer")
         act = self._act
         if act is None:
-            return [_apply(LINEAR, (*row, *xs, b)) for row, b in zip(self.W, self.b)]
-        return [act(_apply(LINEAR, (*row, *xs, b))) for row, b in zip(self.W, self.b)]
+            return [_linear((*row, *xs, b)) for row, b in zip(self.W, self.b)]
+        return [act(_linear((*row, *xs, b))) for row, b in zip(self.W, self.b)]
 
     def _values(self) -> Iterator[Value]:
         for row in self.W:

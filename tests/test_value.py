@@ -246,3 +246,17 @@ def test_gradcheck_rejects_non_numeric_inputs_like_value_does(bad):
     with pytest.raises(TypeError, match=type(bad).__name__):
         gradcheck(lambda a: a * a, [bad])
 
+
+
+def test_node_constructor_makes_the_node_apply_makes_without_converting():
+    from autograd import apply, node_constructor
+
+    ws, xs, b = [Value(0.4), Value(0.45)], [Value(0.593), Value(0.597)], Value(0.6)
+    made = node_constructor("linear")((*ws, *xs, b))
+    applied = apply("linear", [*ws, *xs, b])
+    assert (made.op, made.data, made.inputs, made.local_grads) == (
+        applied.op, applied.data, applied.inputs, applied.local_grads)
+    with pytest.raises(ValueError, match="pow_const has a constant parameter"):
+        node_constructor("pow_const")
+    with pytest.raises(KeyError):
+        node_constructor("no_such_op")
