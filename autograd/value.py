@@ -405,7 +405,7 @@ def _reset_order(root: Value, order: list[Value], kept: list[tuple[Value, float]
         root.grad = _ZERO
         return
     stack: list[Value | None] = [root]
-    push, pop, emit = stack.append, stack.pop, order.append
+    push, pop, emit, keep = stack.append, stack.pop, order.append, kept.append
     while stack:
         v = pop()
         if v is None:
@@ -418,25 +418,34 @@ def _reset_order(root: Value, order: list[Value], kept: list[tuple[Value, float]
         v.grad = _ZERO
         a = v._a
         b = v._b
-        if b is None:
-            g = a.grad
-            if g is not _ZERO:
-                if a._a is not None:
-                    push(a)
-                else:
-                    a.grad = _ZERO
-                    if g:
-                        kept.append((a, g))
+        if b is _MANY:
+            for child in a:
+                g = child.grad
+                if g is not _ZERO:
+                    if child._a is not None:
+                        push(child)
+                    else:
+                        child.grad = _ZERO
+                        if g:
+                            keep((child, g))
             continue
-        for child in a if b is _MANY else (a, b):
-            g = child.grad
+        g = a.grad  # one or two inputs: the same steps, written out
+        if g is not _ZERO:
+            if a._a is not None:
+                push(a)
+            else:
+                a.grad = _ZERO
+                if g:
+                    keep((a, g))
+        if b is not None:
+            g = b.grad
             if g is not _ZERO:
-                if child._a is not None:
-                    push(child)
+                if b._a is not None:
+                    push(b)
                 else:
-                    child.grad = _ZERO
+                    b.grad = _ZERO
                     if g:
-                        kept.append((child, g))
+                        keep((b, g))
 
 
 def _unmark(root: Value, kept: list[tuple[Value, float]]) -> None:
