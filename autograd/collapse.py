@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from . import ops
 from .names import node_names
-from .value import Value, topological_order
+from .value import Value, dependencies, topological_order
 
 MAX_CHAINS = 64  # a folded edge lists its chains only up to this many
 MAX_CHAIN_NODES = 512  # ... and only while they hold at most this many nodes in all (long chains stay cheap)
@@ -83,7 +83,7 @@ def fold(root: Value, kept: Collection[Value], max_chains: int = MAX_CHAINS) -> 
                 value, formula = _direct(k, p)
                 edges.append(FoldedEdge(k, p, value, formula, ((k, p),)))
             continue
-        region = _region(k, kept)
+        region = list(dependencies(k, kept.__contains__))  # k and what it reaches without passing a kept node
         region.sort(key=pos.__getitem__, reverse=True)
         deriv: dict[Value, float] = {k: 1.0}
         count: dict[Value, int] = {k: 1}
@@ -117,21 +117,6 @@ def fold(root: Value, kept: Collection[Value], max_chains: int = MAX_CHAINS) -> 
                     formula = " + ".join(_chain_formula(c, kept, names, texts) for c in chains)
             edges.append(FoldedEdge(k, p, deriv[p], formula, chains))
     return edges
-
-
-def _region(k: Value, kept: Collection[Value]) -> list[Value]:
-    """``k`` and every node reachable from it without passing through another kept node."""
-    seen = {k}
-    stack = [k]
-    while stack:
-        v = stack.pop()
-        if v is not k and v in kept:
-            continue
-        for c in v.inputs:
-            if c not in seen:
-                seen.add(c)
-                stack.append(c)
-    return list(seen)
 
 
 def _chains(k: Value, p: Value, consumers: dict[Value, list[Value]]) -> tuple[tuple[Value, ...], ...]:

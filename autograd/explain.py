@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from . import ops
 from .collapse import Collapse, FoldedEdge, edge_formula, fold, format_number, kept_nodes
 from .names import node_names
-from .value import Value, topological_order
+from .value import Value, dependencies, topological_order
 
 
 @dataclass(frozen=True)
@@ -383,7 +383,7 @@ def _top(e: FoldedEdge, grad: dict[Value, float], edges: dict, up: dict, output:
     """The node S with d output/d S == 1 whose only route to ``e.parent`` is through ``e`` (so the
     share is d S / d parent), climbing single-consumer nodes from ``e.child``; None if there is none."""
     c, n = e.child, e.parent
-    if any(_reaches(f.parent, n) for f in edges[c] if f.parent is not n):
+    if any(n in dependencies(f.parent) for f in edges[c] if f.parent is not n):
         return None
     top, cur = None, c
     while True:
@@ -397,17 +397,3 @@ def _top(e: FoldedEdge, grad: dict[Value, float], edges: dict, up: dict, output:
             break
         cur = nxt
     return top
-
-
-def _reaches(a: Value, b: Value) -> bool:
-    """True when ``b`` is ``a`` or one of the nodes ``a`` depends on."""
-    seen, stack = {a}, [a]
-    while stack:
-        v = stack.pop()
-        if v is b:
-            return True
-        for c in v.inputs:
-            if c not in seen:
-                seen.add(c)
-                stack.append(c)
-    return False

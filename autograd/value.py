@@ -390,6 +390,21 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
+def dependencies(root: Value, stop: Callable[[Value], bool] | None = None) -> set[Value]:
+    """``root`` and every node it depends on; the walk does not go below a node other than root where ``stop`` holds."""
+    seen = {root}
+    stack = [root]
+    while stack:
+        v = stack.pop()
+        if stop is not None and v is not root and stop(v):
+            continue
+        for c in v.inputs:
+            if c not in seen:
+                seen.add(c)
+                stack.append(c)
+    return seen
+
+
 def _reset_order(root: Value, order: list[Value], kept: list[tuple[Value, float]]) -> None:
     """Fill ``order`` with the non-leaf nodes of ``topological_order(root)``, in its order, and ``kept`` with
     the leaves whose grad was not 0 and that grad.
