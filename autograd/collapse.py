@@ -39,9 +39,9 @@ class FoldedEdge:
         return not self.chains or any(len(c) > 2 for c in self.chains)
 
 
-def kept_nodes(root: Value, collapse: Collapse = True) -> set[Value]:
-    """The nodes that stay visible: see ``folded_edges``."""
-    order = topological_order(root)
+def kept_nodes(root: Value, collapse: Collapse = True, order: list[Value] | None = None) -> set[Value]:
+    """The nodes that stay visible: see ``folded_edges`` (``order``: ``topological_order(root)`` if known)."""
+    order = topological_order(root) if order is None else order
     if collapse is False or collapse is None:
         return set(order)
     if collapse is True:
@@ -68,9 +68,13 @@ def folded_edges(root: Value, collapse: Collapse = True) -> list[FoldedEdge]:
     return fold(root, kept_nodes(root, collapse))
 
 
-def fold(root: Value, kept: Collection[Value], max_chains: int = MAX_CHAINS) -> list[FoldedEdge]:
-    """Folded edges among ``kept`` (children in backward order, parents in input order)."""
-    order = topological_order(root)
+def fold(root: Value, kept: Collection[Value], max_chains: int = MAX_CHAINS,
+         order: list[Value] | None = None) -> list[FoldedEdge]:
+    """Folded edges among ``kept`` (children in backward order, parents in input order).
+
+    ``order`` is ``topological_order(root)`` when the caller has it already.
+    """
+    order = topological_order(root) if order is None else order
     pos = {v: i for i, v in enumerate(order)}
     names = node_names(order)
     texts: dict[Value, tuple[str, int]] = {}

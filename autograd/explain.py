@@ -268,9 +268,9 @@ def explain(output: Value, wrt: Value, *, collapse: Collapse = False, max_paths:
         top = names[output]
         raise ValueError(f"explain: {who} is not in the graph of {top} ({top} does not depend on it)")
     grad = _backward(output, order)
-    kept = set(order) if collapse is False else kept_nodes(output, collapse) | {wrt}
+    kept = set(order) if collapse is False else kept_nodes(output, collapse, order) | {wrt}
     by_child: dict[Value, list[FoldedEdge]] = {}
-    for e in fold(output, kept):
+    for e in fold(output, kept, order=order):
         by_child.setdefault(e.child, []).append(e)
 
     # nodes between wrt and output (those that reach wrt), and the number of paths from each to wrt

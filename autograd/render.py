@@ -183,7 +183,7 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
     order = topological_order(root)
     names = node_names(order)
     if opts.collapse is not False:
-        kept = kept_nodes(root, collapse=opts.collapse)
+        kept = kept_nodes(root, opts.collapse, order)
         nodes = [v for v in order if v in kept]
         _check_size(len(nodes), opts)
 
@@ -193,7 +193,7 @@ def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
         # one real edge: the op's formula with the operands filled in (when short); a folded one keeps its own
         edges = [e if e.folded else dataclasses.replace(e, formula=edge_formula(e.child, e.parent, names, operand,
                                                                                 _MAX_FORMULA))
-                 for e in fold(root, kept)]
+                 for e in fold(root, kept, order=order)]
     else:  # one edge per operand position, each with its own term of the formula
         kept = set(order)
         nodes = order
