@@ -36,8 +36,6 @@ _LOCAL_USES = 3  # in a part, a value shared with other parts is a local if used
 _RESERVED = {"math", "INF", "OVERFLOW", "inputs", "constants", "forward_backward", "S", "e"} | set(dir(builtins))
 _NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
 _SLOTTED = re.compile(r"'[^'\n]*'|(?<![\w.])[A-Za-z_]\w*")  # names, skipping the quoted messages
-# ops whose result is inf or nan whenever an operand is (or that raise): x + inf, 0 * inf, log(inf)...
-
 # The slow path of the generated module: replays the forward pass op by op, as the engine runs it.
 _CHECK_SOURCE = '''
 

@@ -27,7 +27,7 @@ Number = int | float
 _new = object.__new__  # a node without running __init__: the constructors set every slot themselves
 _MANY = type("_Many", (), {"__repr__": lambda self: "_MANY"})()  # marks a node with 3 or more inputs
 _ZERO = float("0")  # a 0.0 object of its own: a node's grad while backward() runs, and its visited mark
-_MAKE: dict[str, Callable] = {}  # op name -> make(inputs[, n]), the constructor _apply uses (filled at the end)
+_MAKE: dict[str, Callable] = {}  # op name -> make(inputs[, n]), for apply, node_constructor, _apply (filled at the end)
 
 
 class Value:
@@ -293,7 +293,7 @@ def _describe(v: Value) -> str:
 
 
 def _maker(op: Op) -> Callable:
-    """``make(inputs[, n]) -> node``, the constructor ``_apply`` uses."""
+    """``make(inputs[, n]) -> node``, the constructor kept in ``_MAKE``."""
     unpack = {0: "", 1: "a, = ins", 2: "a, b = ins"}[op.arity]
     return _generate(op, "def make(ins, n):" if op.param else "def make(ins):", unpack, "ins")
 
