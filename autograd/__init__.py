@@ -6,6 +6,7 @@ Note: this package shadows the unrelated PyPI package also named ``autograd``.
 from .compile import CompiledGraph, compile_graph
 from .explain import Explanation, Factor, Path, explain
 from .gradcheck import GradcheckError, gradcheck
+from .higher import grad, hessian
 from .ops import OPS, Op
 from .render import draw, render_steps, to_dot
 from .trace import Backprop, Step, Term
@@ -28,7 +29,9 @@ __all__ = [
     "compile_graph",
     "draw",
     "explain",
+    "grad",
     "gradcheck",
+    "hessian",
     "linear",
     "logsumexp",
     "node_constructor",
