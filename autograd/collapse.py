@@ -6,14 +6,22 @@ through nodes that are not kept, so the labeled quantities of a hand derivation 
 
 from __future__ import annotations
 
-import functools
-import math
-import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from . import ops
 from .names import node_names
+from .text import (  # noqa: F401  (number_text, operand_text, term_formula: imported from here by render)
+    ATOM,
+    edge_formula,
+    edge_tree,
+    expression,
+    fill,
+    format_number,
+    number_text,
+    operand_text,
+    product_formula,
+    term_formula,
+)
 from .value import Value, dependencies, topological_order
 
 MAX_CHAINS = 64  # a folded edge lists its chains only up to this many
@@ -84,7 +92,7 @@ def fold(root: Value, kept: Collection[Value], max_chains: int = MAX_CHAINS,
             continue
         if all(c in kept for c in k.inputs):  # nothing folded: one real edge per input
             for p in dict.fromkeys(k.inputs):
-                value, formula = _direct(k, p)
+                value, formula = _direct(k, p, names)
                 edges.append(FoldedEdge(k, p, value, formula, ((k, p),)))
             continue
         region = list(dependencies(k, kept.__contains__))  # k and what it reaches without passing a kept node
@@ -116,7 +124,7 @@ def fold(root: Value, kept: Collection[Value], max_chains: int = MAX_CHAINS,
             else:
                 chains = _chains(k, p, consumers)
                 if chains == ((k, p),):
-                    formula = _direct(k, p)[1]
+                    formula = _direct(k, p, names)[1]
                 else:
                     formula = " + ".join(_chain_formula(c, kept, names, texts) for c in chains)
             edges.append(FoldedEdge(k, p, deriv[p], formula, chains))
@@ -141,56 +149,13 @@ def _chains(k: Value, p: Value, consumers: dict[Value, list[Value]]) -> tuple[tu
     return tuple(done)
 
 
-def _direct(k: Value, p: Value) -> tuple[float, str]:
+def _direct(k: Value, p: Value, names: dict[Value, str]) -> tuple[float, str]:
     """The derivative of ``k`` wrt its input ``p`` summed over p's positions, and its formula."""
-    op = ops.OPS[k.op]
-    value, parts = 0.0, []
-    for i, (c, local) in enumerate(zip(k.inputs, k.local_grads)):
+    value = 0.0
+    for c, local in zip(k.inputs, k.local_grads):
         if c is p:
             value += local
-            parts.append(ops.formula_text(op, i, len(k.inputs)))
-    return value, " + ".join(parts)
-
-
-# -- readable text ------------------------------------------------------------------------------
-ATOM, POWER, PRODUCT, SUM = 4, 3, 2, 1  # precedence of a text: how tightly it binds
-_PREC = {"add": SUM, "sub": SUM, "sum": SUM, "linear": SUM, "mul": PRODUCT, "div": PRODUCT, "neg": PRODUCT,
-         "pow": POWER, "pow_const": POWER, "rpow_const": POWER}
-
-
-def format_number(x: float, precision: int = 9) -> str:
-    """``x`` for reading: exact short numbers as they are (``1``, ``0.05``); else ``precision`` decimals
-    when 1e-4 <= |x| < 1 (``0.082167041``, as the hand derivation prints), ``precision`` significant digits otherwise.
-    """
-    if not math.isfinite(x):
-        return repr(x)
-    if x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    short = repr(x)
-    if "e" not in short and len(short.lstrip("-0.").replace(".", "")) <= precision:
-        return short
-    if 1e-4 <= abs(x) < 1:
-        return f"{x:.{precision}f}"
-    return f"{x:.{precision}g}"
-
-
-def number_text(x: float) -> str:
-    """A constant as a reader writes it: ``2``, ``0.5``, ``0.01``."""
-    return str(int(x)) if x == int(x) and abs(x) < 1e15 else f"{x:.6g}"
-
-
-def expression(v: Value, names: dict[Value, str]) -> str:
-    """How ``v`` reads from its inputs' names, e.g. ``0.5 * pow_const#1`` or ``E_o1 + E_o2``."""
-    if not v.inputs:
-        return names[v]
-    return _show(v, [operand_text(c, names) for c in v.inputs])[0]
-
-
-def operand_text(v: Value, names: dict[Value, str]) -> tuple[str, int]:
-    """How an operand reads, and its precedence: its name, or its number for an unlabeled leaf."""
-    if v.label is None and not v.inputs:
-        return number_text(v.data), ATOM if v.data >= 0 else PRODUCT
-    return names[v], ATOM
+    return value, edge_formula(k, p, names)
 
 
 def _text(v: Value, kept: Collection[Value], names: dict[Value, str], memo: dict) -> tuple[str, int]:
@@ -199,112 +164,11 @@ def _text(v: Value, kept: Collection[Value], names: dict[Value, str], memo: dict
                 lambda u, text: text if len(text[0]) <= MAX_TEXT else (names[u], ATOM), memo)
 
 
-def fill(v: Value, names: dict[Value, str], is_atom: Callable[[Value], bool],
-         fit: Callable[[Value, tuple[str, int]], tuple[str, int]], memo: dict | None = None) -> tuple[str, int]:
-    """``v`` written out down to the nodes ``is_atom`` picks (a name, or the number of a constant) and its
-    precedence; ``fit(node, text)`` bounds each node's text. Iterative; ``memo`` keeps texts across calls.
-    """
-    memo = {} if memo is None else memo
-    stack = [v]
-    while stack:
-        u = stack[-1]
-        if u in memo:
-            stack.pop()
-        elif is_atom(u):
-            memo[u] = operand_text(u, names)
-            stack.pop()
-        else:
-            missing = [c for c in u.inputs if c not in memo]
-            if missing:
-                stack.extend(missing)
-                continue
-            stack.pop()
-            memo[u] = fit(u, _show(u, [memo[c] for c in u.inputs]))
-    return memo[v]
-
-
-def _wrap(text: tuple[str, int], need: int) -> str:
-    return text[0] if text[1] >= need else f"({text[0]})"
-
-
-def _show(v: Value, args: list[tuple[str, int]]) -> tuple[str, int]:
-    """Fill the op's display template with operand texts, adding parentheses where needed."""
-    op = ops.OPS[v.op]
-    prec = _PREC.get(v.op, ATOM)
-    if v.op == "sum":
-        return " + ".join(_wrap(a, SUM) for a in args), prec
-    if v.op == "linear":
-        n = len(args) // 2
-        terms = [f"{_wrap(w, POWER)}*{_wrap(x, POWER)}" for w, x in zip(args[:n], args[n:-1])]
-        return " + ".join([*terms, _wrap(args[-1], SUM)]), prec
-    if op.arity == 0:
-        return op.show.replace("{xs}", ", ".join(a[0] for a in args)), prec
-    need = {"add": (SUM, SUM), "sub": (SUM, PRODUCT), "mul": (PRODUCT, PRODUCT), "div": (PRODUCT, POWER),
-            "neg": (POWER,), "pow": (ATOM, ATOM), "pow_const": (ATOM,), "rpow_const": (ATOM,)}.get(v.op, (0, 0))
-    fill = {"x": _wrap(args[0], need[0])}
-    if op.arity == 2:
-        fill["y"] = _wrap(args[1], need[1])
-    if op.param:
-        fill["n"] = number_text(v.param)
-    return op.show.format(**fill), prec
-
-
-def edge_formula(child: Value, parent: Value, names: dict[Value, str],
-                 operand: Callable[[Value], tuple[str, int]] | None = None, limit: int | None = None) -> str:
-    """d child / d parent for one real edge with the operands written in, e.g. ``sigmoid(net_o1) (1 - ...)``;
-    the sum of ``term_formula`` over the positions of ``parent`` among ``child``'s inputs.
-    """
-    return " + ".join(term_formula(child, i, names, operand, limit)
-                      for i, x in enumerate(child.inputs) if x is parent)
-
-
-def term_formula(child: Value, i: int, names: dict[Value, str],
-                 operand: Callable[[Value], tuple[str, int]] | None = None, limit: int | None = None) -> str:
-    """d child / d (input ``i``) with the operands written in; ``operand(x)`` gives an operand's text and
-    precedence (default ``operand_text``: its name or number); longer than ``limit``, the op table's text.
-    """
-    operand = operand or functools.partial(operand_text, names=names)
-    op = ops.OPS[child.op]
-    arity = len(child.inputs)
-    formula = generic = ops.formula_text(op, i, arity)
-    if child.op == "linear":
-        n = (arity - 1) // 2
-        partner = None if i == arity - 1 else (i + n if i < n else i - n)
-        text = "1" if partner is None else _wrap(operand(child.inputs[partner]), POWER)
-    elif child.op == "logsumexp":
-        text = f"exp({operand(child.inputs[i])[0]} - {names[child]})"
-    elif op.arity == 0:
-        text = formula
-    else:
-        subs = {"x": operand(child.inputs[0]), "out": (names[child], ATOM)}
-        if op.arity == 2:
-            subs["y"] = operand(child.inputs[1])
-        if op.param:
-            formula = formula.replace("^(n-1)", "" if child.param == 2.0 else f"^{number_text(child.param - 1.0)}")
-            subs["n"] = (number_text(child.param), ATOM)
-        text = re.sub(r"\b(x|y|n|out)\b", lambda m: _wrap(subs[m.group(1)], POWER), formula)
-    return generic if limit is not None and len(text) > limit else text
-
-
 def _chain_formula(chain: tuple[Value, ...], kept: Collection[Value], names: dict[Value, str], memo: dict) -> str:
     def operand(x: Value) -> tuple[str, int]:
         return _text(x, kept, names, memo)
 
-    factors = [edge_formula(u, c, names, operand) for u, c in zip(chain, chain[1:])]
-    factors = [f for f in factors if f != "1"] or ["1"]
-    if len(factors) == 1:
-        return factors[0]
-    return " * ".join(f"({f})" if _is_sum(f) else f for f in factors)
-
-
-def _is_sum(text: str) -> bool:
-    """True when ``text`` has a ``+`` or ``-`` outside parentheses (a leading sign aside)."""
-    depth = 0
-    for i, ch in enumerate(text):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and ch in "+-" and i > 0 and text[i - 1] == " ":
-            return True
-    return False
+    return product_formula([edge_tree(u, c, names, operand) for u, c in zip(chain, chain[1:])])
 
 
 def _name(v: Value) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import ops
-from .collapse import Collapse, FoldedEdge, edge_formula, fold, format_number, kept_nodes
+from .collapse import Collapse, FoldedEdge, fold, kept_nodes
 from .names import node_names
+from .text import format_number, is_one, tex_name, tex_number
 from .value import Value, dependencies, topological_order
 
 
@@ -115,15 +115,8 @@ class Explanation:
         return list({(f.child, f.parent): f for p in self.paths for f in p.factors}.values())
 
     def _formula(self, f: Factor) -> str:
-        """The factor's formula; for one real edge also with its operands written in."""
-        if len(f.chain) != 2 or len(f.chains) != 1:
-            return f.formula
-        filled = edge_formula(f.child, f.parent, self.names)
-        try:
-            float(filled)  # a constant operand: the value says it already
-            return f.formula
-        except ValueError:
-            return f.formula if filled == f.formula else f"{f.formula} = {filled}"
+        """The factor's formula, written in the graph's names."""
+        return f.formula
 
     def _path_line(self, p: Path) -> str:
         if not p.factors:
@@ -197,8 +190,8 @@ class Explanation:
 
     def to_latex(self) -> str:
         """The explanation as a LaTeX ``aligned`` block (use inside ``$$ ... $$`` or ``\\[ ... \\]``)."""
-        frac = lambda a, b: rf"\frac{{\partial {_tex(self.names[a])}}}{{\partial {_tex(self.names[b])}}}"  # noqa: E731
-        num = lambda x: _tex_number(self._n(x))  # noqa: E731
+        frac = lambda a, b: rf"\frac{{\partial {tex_name(self.names[a])}}}{{\partial {tex_name(self.names[b])}}}"  # noqa: E731
+        num = lambda x: tex_number(self._n(x))  # noqa: E731
         rows = []
         head = frac(self.output, self.wrt)
         if self.grouped:
@@ -227,29 +220,6 @@ class Explanation:
                 values = " + ".join(num(s.value) for s in g.shares)
                 rows.append(f"{frac(self.output, g.node)} &= {terms} = {values} = {num(g.grad)}")
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
-
-
-_TEX_ESCAPES = {"\\": r"\backslash{}", "#": r"\#", "$": r"\$", "%": r"\%", "&": r"\&", "_": r"\_",
-                "{": r"\{", "}": r"\}", "~": r"\sim{}", "^": r"\hat{}"}
-
-
-def _tex_text(s: str) -> str:
-    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in s)
-
-
-def _tex(name: str) -> str:
-    """A node name in math: ``E_total`` -> ``\\mathrm{E}_{\\mathrm{total}}``."""
-    head, sep, tail = name.partition("_")
-    if sep and head and tail:
-        return rf"\mathrm{{{_tex_text(head)}}}_{{\mathrm{{{_tex_text(tail)}}}}}"
-    return rf"\mathrm{{{_tex_text(name)}}}"
-
-
-def _tex_number(text: str) -> str:
-    if "e" in text:
-        mantissa, _, exponent = text.partition("e")
-        text = rf"{mantissa} \times 10^{{{int(exponent)}}}"
-    return f"({text})" if text.startswith("-") else text
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -347,8 +317,7 @@ def _is_pure_sum(f: Factor) -> bool:
         return False
     chain = f.chains[0]
     for u, c in zip(chain, chain[1:]):
-        op = ops.OPS[u.op]
-        if any(ops.formula_text(op, i, len(u.inputs)) != "1" for i, x in enumerate(u.inputs) if x is c):
+        if any(not is_one(u, i) for i, x in enumerate(u.inputs) if x is c):
             return False
         if sum(x is c for x in u.inputs) != 1:
             return False

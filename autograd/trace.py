@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import ops
-from .collapse import expression, format_number
 from .names import node_names
+from .text import expression, format_number, term_formula
 from .value import Number, Value, _to_float, topological_order
 
 if TYPE_CHECKING:
@@ -21,10 +20,19 @@ class Term:
 
     input: Value
     local: float  # d node / d input
-    formula: str  # the local derivative as the op table writes it
     contribution: float  # local * the node's gradient
     before: float  # input.grad before the push
     after: float  # input.grad after the push
+    node: Value | None = field(default=None, repr=False, compare=False)  # the node that pushes
+    position: int = field(default=0, repr=False, compare=False)  # input's position among node.inputs
+    names: dict[Value, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def formula(self) -> str:
+        """The local derivative written in the graph's names (``w5``, ``out_o1 * (1 - out_o1)``)."""
+        if self.node is None:
+            return format_number(self.local)
+        return term_formula(self.node, self.position, self.names)
 
 
 @dataclass(frozen=True)
@@ -115,13 +123,11 @@ class Backprop:
     def _take(self) -> Step:
         v = self.order[self.position]
         g = v.grad
-        op = ops.OPS.get(v.op)
         terms = []
         for i, (child, local) in enumerate(zip(v.inputs, v.local_grads)):
             before = child.grad
             child.grad += local * g
-            formula = ops.formula_text(op, i, len(v.inputs))
-            terms.append(Term(child, local, formula, local * g, before, child.grad))
+            terms.append(Term(child, local, local * g, before, child.grad, v, i, self.names))
         self.position += 1
         step = Step(self.position, len(self.order), v, g, terms, self.precision, self.names, self.root)
         self.steps.append(step)

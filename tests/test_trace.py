@@ -76,7 +76,7 @@ def test_a_step_records_the_final_gradient_and_each_push():
     (term,) = step.terms
     assert term.input is q["net_o1"]
     assert term.local == pytest.approx(0.186815602, abs=TOL)  # dout_o1/dnet_o1
-    assert term.formula == "sigmoid(x) (1 - sigmoid(x))"
+    assert term.formula == "out_o1 * (1 - out_o1)"  # the reference's out_o1(1 - out_o1)
     assert term.contribution == pytest.approx(0.138498562, abs=TOL)  # delta of o1
     assert term.before == 0.0 and term.after == term.contribution == q["net_o1"].grad
 
@@ -124,7 +124,8 @@ def test_str_names_unlabeled_nodes_and_prints_nine_digits():
     step = next(s for s in bp.steps if s.node is q["out_o1"])
     text = str(step)
     assert "out_o1 = sigmoid(net_o1)" in text
-    assert "net_o1 += 0.186815602 (dout_o1/dnet_o1 = sigmoid(x) (1 - sigmoid(x))) x 0.741365070 = 0.138498562" in text
+    assert ("net_o1 += 0.186815602 (dout_o1/dnet_o1 = out_o1 * (1 - out_o1)) x 0.741365070"
+            " = 0.138498562") in text
     e_o1 = next(s for s in bp.steps if s.node is q["E_o1"])
     assert "E_o1 = 0.5 * pow_const#" in str(e_o1)
 

@@ -1,0 +1,168 @@
+"""Derivation texts in the graph's own names: every formula a reader sees, string by string."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import build_mazur
+
+import nn
+from autograd import Backprop, Value, explain, to_dot, topological_order
+from autograd.names import node_names
+from autograd.text import _evaluate, _parse, _print, edge_formula, expression, format_number, term_formula
+
+PLACEHOLDER = re.compile(r"(?<![\w#])(x|y|n|out|xs|x_\d+|w_\d+|x_i|w_i)(?![\w#\[])")
+
+
+def simplified(formula: str) -> str:
+    """A formula in the operand names a, b, t, o, x, y, w, printed back simplified."""
+    env = {name: ("atom", name, 4) for name in ("a", "b", "t", "o", "x", "y", "w")}
+    return _print(_evaluate(_parse(formula), env))[0]
+
+
+# -- the printer ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("formula", "reads"), [
+    ("0.5 * 2 * (t - o) * -1", "-(t - o)"),  # the 1/2 of a squared error times its 2, and d(t - o)/do
+    ("(1 - tanh((x * w))^2) * w", "(1 - tanh(x * w)^2) * w"),
+    ("1 * x * 1", "x"),
+    ("x * -1", "-x"),
+    ("-(1/y)", "-1 / y"),
+    ("-(a * b)", "-a * b"),
+    ("x^(2 - 1)", "x"),
+    ("x^0", "1"),
+    ("2 sqrt(x)", "2 * sqrt(x)"),  # a formula's juxtaposition is a product
+    ("sigmoid(x) (1 - sigmoid(x))", "sigmoid(x) * (1 - sigmoid(x))"),
+    ("a - -b", "a + b"),
+    ("x - (y - a)", "x - (y - a)"),
+    ("(a + b) + x", "a + b + x"),
+    ("(-x)^2", "(-x)^2"),
+    ("1 if x > 0 else 0", "1 if x > 0 else 0"),
+    ("1 if 2 > 0 else 0", "1"),
+])
+def test_formulas_print_simplified(formula, reads):
+    assert simplified(formula) == reads
+
+
+def test_format_number_lives_in_text():
+    assert format_number(0.7413650695523157) == "0.741365070" and format_number(0.05) == "0.05"
+
+
+# -- a * a: one push per position, each in a's name --------------------------------------------------
+def test_a_times_a_steps_say_dy_da_equals_a_for_each_push():
+    a = Value(3.0, label="a")
+    y = a * a
+    y.label = "y"
+    step = Backprop(y).step()
+    assert [t.formula for t in step.terms] == ["a", "a"]
+    lines = str(step).splitlines()
+    assert lines[1] == "  a += 3 (dy/da = a) x 1 = 3   grad 0 -> 3"
+    assert lines[2] == "  a += 3 (dy/da = a) x 1 = 3   grad 3 -> 6"
+    assert str(explain(y, a)) == "dy/da = 6\nfactors:\n  dy/da = a + a = 6"
+
+
+# -- a diamond: x feeds p = tanh(x) and q = 3 x, o = p q ---------------------------------------------
+def diamond():
+    x = Value(0.5, label="x")
+    p = x.tanh()
+    q = x * 3.0
+    o = p * q
+    p.label, q.label, o.label = "p", "q", "o"
+    return x, o
+
+
+def test_a_diamond_explains_in_its_names():
+    x, o = diamond()
+    text = str(explain(o, x))
+    assert text.splitlines()[0] == "do/dx = sum over 2 paths:"
+    assert "  path 1: do/dp * dp/dx = 1.5 * 0.786447733 = 1.1796716" in text
+    assert "  do/dx = do/dp * dp/dx + do/dq * dq/dx = 1.1796716 + 1.38635147 = 2.56602307" in text
+    factors = text.split("factors:\n")[1].splitlines()
+    assert factors == ["  do/dp = q = 1.5", "  dp/dx = 1 - p^2 = 0.786447733", "  do/dq = p = 0.462117157",
+                       "  dq/dx = 3"]
+
+
+def test_unlabeled_nodes_read_as_their_expressions_when_folded():
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    y = (x * w).tanh()
+    y.label = "y"
+    (factor,) = explain(y, x, collapse=True).paths[0].factors
+    assert factor.formula == "(1 - y^2) * w"
+    z = (x * w).tanh()  # unlabeled: the tanh is written out
+    (factor,) = explain(z, x, collapse=True).paths[0].factors
+    assert factor.formula == "(1 - tanh(x * w)^2) * w"
+
+
+# -- softmax and cross-entropy -------------------------------------------------------------------------
+def test_softmax_cross_entropy_explains_in_its_names():
+    z = [Value(s, label=f"z{i + 1}") for i, s in enumerate((2.0, 3.0, 4.0))]
+    a = nn.softmax(z)
+    for i, ai in enumerate(a):
+        ai.label = f"a{i + 1}"
+    loss = -a[1].log()
+    loss.label = "L"
+    text = str(explain(loss, z[0], collapse=True))
+    assert text.splitlines()[0] == "dL/dz1 = dL/da2 * da2/dz1 = -4.08616127 * -0.022033045 = 0.090030573"
+    assert "  dL/da2 = -1 / a2 = -4.08616127" in text
+    assert "  da2/dz1 = -a2 * exp(z1 - logsumexp#1) = -0.022033045" in text
+
+
+# -- the 2-2-2 network ---------------------------------------------------------------------------------
+def test_mazur_factors_read_like_the_reference():
+    q = build_mazur()
+    text = str(explain(q["E_total"], q["w1"], collapse=True))
+    factors = text.split("factors:\n")[1].splitlines()
+    assert factors[:5] == [
+        "  dE_total/dout_o1 = -(0.01 - out_o1) = 0.741365070",
+        "  dout_o1/dnet_o1 = out_o1 * (1 - out_o1) = 0.186815602",
+        "  dnet_o1/dout_h1 = w5 = 0.4",
+        "  dout_h1/dnet_h1 = out_h1 * (1 - out_h1) = 0.241300709",
+        "  dnet_h1/dw1 = i1 = 0.05",
+    ]
+
+
+def test_mazur_steps_write_each_push_in_its_names():
+    q = build_mazur()
+    bp = Backprop(q["E_total"])
+    bp.run()
+    out_o1 = next(s for s in bp.steps if s.node is q["out_o1"])
+    assert "(dout_o1/dnet_o1 = out_o1 * (1 - out_o1))" in str(out_o1)
+    w5_out_h1 = next(s for s in bp.steps if s.node.inputs == (q["w5"], q["out_h1"]))
+    assert [t.formula for t in w5_out_h1.terms] == ["out_h1", "w5"]  # dnet_o1/dw5 = out_h1, d/dout_h1 = w5
+    for step in bp.steps:
+        for t in step.terms:
+            assert not PLACEHOLDER.search(t.formula), (str(step), t.formula)
+
+
+def test_every_formula_of_every_op_uses_the_operand_names():
+    u, v = Value(0.7, label="u"), Value(1.3, label="v")
+    z = [Value(s, label=f"z{i}") for i, s in enumerate((0.5, -1.0, 2.0))]
+    import autograd
+
+    nodes = [u + v, u - v, u * v, u / v, -u, u ** v, u ** 3, 2 ** u, u.exp(), u.log(), u.sqrt(), u.tanh(),
+             u.sigmoid(), u.relu(), u.softplus(), autograd.sum_values(z), autograd.linear(z[:1], z[1:2], z[2]),
+             autograd.logsumexp(z)]
+    for node in nodes:
+        names = node_names(topological_order(node))
+        for i in range(len(node.inputs)):
+            formula = term_formula(node, i, names)
+            assert not PLACEHOLDER.search(formula), (node.op, i, formula)
+        expression(node, names)
+    lin = autograd.linear(z[:1], z[1:2], z[2])
+    names = node_names(topological_order(lin))
+    assert [term_formula(lin, i, names) for i in range(3)] == ["z1", "z0", "1"]
+    square = u * u
+    assert edge_formula(square, u, node_names(topological_order(square))) == "u + u"
+
+
+def test_mazur_picture_edges_use_the_graph_names():
+    q = build_mazur()
+    q["E_total"].backward()
+    for collapse in (True, False):
+        dot = to_dot(q["E_total"], collapse=collapse)
+        labels = re.findall(r"-> \w+ \[label=<(.*?)>", dot)
+        assert labels
+        for label in labels:
+            formula = label.split(" = ")[0]
+            assert not PLACEHOLDER.search(formula), label
+    assert "label=<w5 = 0.4>" in to_dot(q["E_total"])
