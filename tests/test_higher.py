@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import random
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import TOL, WEIGHTS, build_mazur
@@ -236,6 +241,16 @@ def test_compiled_gradient_graph_gives_the_same_floats_as_the_dynamic_graph(mazu
     assert list(grads) == list(grad(dE_dw1_moved, [other[name] for name in WEIGHTS]))
 
 
+def test_a_deep_chain_differentiates_twice_without_recursion():
+    x = Value(0.3, label="x")
+    y = x
+    for _ in range(20_000):  # far deeper than Python's recursion limit
+        y = y * 0.999 + 0.001
+    (dy_dx,) = grad(y, x, create_graph=True)
+    assert dy_dx.data == pytest.approx(0.999**20_000, rel=1e-9)
+    assert grad(dy_dx, x) == (0.0,)  # y is affine in x
+
+
 def test_relu_second_derivative_is_zero_almost_everywhere():
     for x0 in (-1.0, 0.5):
         x = Value(x0, label="x")
@@ -360,3 +375,39 @@ def test_random_graphs_gradient_graph_value_equals_the_float_gradient(steps, xs)
         return
     for f, v in zip(floats, values):
         assert v.data == pytest.approx(f, rel=1e-12, abs=1e-300)
+
+
+# -- demos.newton ------------------------------------------------------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_newton_demo_converges_in_few_iterations_with_the_closed_form_hessian():
+    proc = subprocess.run([sys.executable, "-m", "demos.newton"], cwd=REPO, capture_output=True, text=True,
+                          encoding="utf-8", env=dict(os.environ, PYTHONIOENCODING="utf-8"), timeout=120)
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    error = float(re.search(r"max \|H - \(1/m\) X\^T S X\| over all iterations = (\S+)", out).group(1))
+    assert error <= 1e-12
+    newton_its = int(re.search(r"Newton converged in (\d+) iterations", out).group(1))
+    gd_its = int(re.search(r"gradient descent converged in (\d+) iterations", out).group(1))
+    assert newton_its <= 10 and gd_its > 10 * newton_its
+    rows = re.findall(r"^\s*(\d+) \|\s+(\d\.\d+) +(\S+) \|", out, re.MULTILINE)  # iterations with a Newton loss
+    assert [int(r[0]) for r in rows] == list(range(newton_its + 1))
+    losses = [float(r[1]) for r in rows]
+    assert all(a > b for a, b in zip(losses, losses[1:]))  # Newton's loss falls at every step
+    assert "all checks passed" in out
+
+
+def test_newton_demo_hessian_is_the_closed_form_away_from_the_optimum():
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from demos import newton
+
+    xs, ys = newton.make_blobs(20, seed=4)
+    theta = [0.7, -1.2, 0.3]
+    _, g, Hm = newton.loss_grad(theta, xs, ys, second=True)
+    closed = newton.closed_form_hessian(theta, xs)
+    assert max(abs(Hm[i][j] - closed[i][j]) for i in range(3) for j in range(3)) <= 1e-12
+    a = [sigmoid(theta[0] * x[0] + theta[1] * x[1] + theta[2]) for x in xs]
+    dL_db = sum(ai - y for ai, y in zip(a, ys)) / len(xs)  # the gradient's closed form X^T (a - y) / m
+    assert abs(g[2] - dL_db) <= 1e-15
