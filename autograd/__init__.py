@@ -5,6 +5,7 @@ Note: this package shadows the unrelated PyPI package also named ``autograd``.
 
 from .compile import CompiledGraph, compile_graph
 from .explain import Explanation, Factor, Path, explain
+from .gcpause import no_gc
 from .gradcheck import GradcheckError, gradcheck
 from .higher import grad, hessian
 from .ops import OPS, Op
@@ -34,6 +35,7 @@ __all__ = [
     "hessian",
     "linear",
     "logsumexp",
+    "no_gc",
     "node_constructor",
     "render_steps",
     "sum_values",
