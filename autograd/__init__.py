@@ -10,12 +10,14 @@ from .gradcheck import GradcheckError, gradcheck
 from .higher import grad, hessian
 from .ops import OPS, Op
 from .render import draw, render_steps, to_dot
+from .torch_compare import Comparison, compare_with_torch
 from .trace import Backprop, Step, Term
 from .value import Value, apply, backward, linear, logsumexp, node_constructor, sum_values, topological_order
 
 __all__ = [
     "Backprop",
     "CompiledGraph",
+    "Comparison",
     "Explanation",
     "Factor",
     "GradcheckError",
@@ -27,6 +29,7 @@ __all__ = [
     "Value",
     "apply",
     "backward",
+    "compare_with_torch",
     "compile_graph",
     "draw",
     "explain",

@@ -6,10 +6,14 @@ import math
 import numbers
 import random
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from autograd import Value, node_constructor
 
 from .module import Module
+
+if TYPE_CHECKING:
+    import torch
 
 # The node autograd.linear() makes, without its per-operand conversion: a layer converts its inputs
 # once per call, and the forward pass is the hot loop of training.
@@ -115,6 +119,19 @@ class Layer(Module):
     def __repr__(self) -> str:
         return f"Layer({self.nin}, {self.nout}, activation={self.activation!r})"
 
+    def to_torch(self) -> torch.nn.Sequential:
+        """This layer as ``torch.nn.Sequential(Linear[, activation])``, float64, the same weights (nn.torch_bridge)."""
+        from .torch_bridge import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module: torch.nn.Module) -> Layer:
+        """A Layer with the weights of a ``torch.nn.Linear`` or ``Sequential(Linear[, activation])``."""
+        from .torch_bridge import layer_from_torch
+
+        return layer_from_torch(module)
+
 
 class MLP(Module):
     """Layers of sizes ``sizes`` on ``nin`` inputs; hidden layers use ``activation``, the last
@@ -162,6 +179,19 @@ class MLP(Module):
             "activation": self.activation,
             "output_activation": self.output_activation,
         }
+
+    def to_torch(self) -> torch.nn.Sequential:
+        """This MLP as a ``torch.nn.Sequential`` of Linear and activation modules, float64, the same weights."""
+        from .torch_bridge import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, module: torch.nn.Module) -> MLP:
+        """An MLP with the weights of a ``torch.nn.Sequential`` of Linear and Tanh/Sigmoid/ReLU/Identity modules."""
+        from .torch_bridge import mlp_from_torch
+
+        return mlp_from_torch(module)
 
     def __repr__(self) -> str:
         return (

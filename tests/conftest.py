@@ -56,3 +56,15 @@ def dot_program() -> str:
             pytest.fail("Graphviz's dot program is missing but CHAINRULE_REQUIRE_DOT=1: apt-get install graphviz")
         pytest.skip("Graphviz's dot program is not installed (apt-get install graphviz / brew install graphviz)")
     return path
+
+
+@pytest.fixture
+def torch():
+    """PyTorch: skip without it, unless CHAINRULE_REQUIRE_TORCH=1 (as .ci/run sets) makes that a failure."""
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("CHAINRULE_REQUIRE_TORCH") == "1":
+            pytest.fail("PyTorch is missing but CHAINRULE_REQUIRE_TORCH=1: pip install -e '.[torch]'")
+        pytest.skip("PyTorch is not installed (pip install -e '.[torch]')")
+    return torch
