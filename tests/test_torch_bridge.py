@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +231,21 @@ def test_without_torch_each_entry_point_says_which_extra_to_install():
                                  "compare_with_torch"]):
         assert line.startswith(f"{who} needs PyTorch"), line
         assert "pip install 'chainrule[torch]'" in line and "pip install -e '.[torch]'" in line
+
+
+def readme_section_blocks() -> list[tuple[str, str]]:
+    """(language, text) of each fenced block in the README's "Moving to PyTorch" section."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Moving to PyTorch", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```(\w*)\n(.*?)```", section, flags=re.S)
+
+
+def test_the_readme_snippets_run_and_print_what_the_readme_shows(torch):
+    blocks = readme_section_blocks()
+    pairs = [(code, shown) for (lang, code), (_, shown) in zip(blocks, blocks[1:]) if lang == "python"]
+    assert len(pairs) == 2
+    for code, shown in pairs:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, "README.md", "exec"), {"__name__": "__readme__"})
+        assert printed.getvalue() == shown
