@@ -3,6 +3,7 @@
 Note: this package shadows the unrelated PyPI package also named ``autograd``.
 """
 
+from .check import Verdict, check, check_all
 from .compile import CompiledGraph, compile_graph
 from .explain import Explanation, Factor, Path, explain
 from .gcpause import no_gc
@@ -27,8 +28,11 @@ __all__ = [
     "Step",
     "Term",
     "Value",
+    "Verdict",
     "apply",
     "backward",
+    "check",
+    "check_all",
     "compare_with_torch",
     "compile_graph",
     "draw",
