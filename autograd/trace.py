@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,8 @@ from .value import Number, Value, _to_float, topological_order
 
 if TYPE_CHECKING:
     import graphviz
+
+    from .check import QuizResult
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,12 @@ class Backprop:
             pushes = "; ".join(f"{self.names[t.input]} += {f(t.contribution)}" for t in s.terms) or "(leaf)"
             rows.append(f"| {s.index} | `{self.names[s.node]}` | {f(s.grad)} | {pushes} |")
         return head + "\n".join(rows)
+
+    def quiz(self, answers: Sequence[str | float] | None = None, **options) -> QuizResult:
+        """Step through the pass asking for each labeled node's gradient; see ``autograd.check.quiz``."""
+        from .check import quiz
+
+        return quiz(self, answers, **options)
 
     def draw(self, **options) -> graphviz.Digraph:
         """Render the graph with the steps taken so far (needs graphviz): a ``graphviz.Digraph``."""
