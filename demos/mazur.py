@@ -223,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="print dE_total/dNAME as the chain rule, path by path (e.g. w5, w1; repeatable)")
     parser.add_argument("--step", action="store_true",
                         help="walk the backward pass one node at a time (Enter: next, q: quit; no TTY: all steps)")
+    parser.add_argument("--quiz", action="store_true",
+                        help="step through backward() typing each labeled node's gradient; wrong answers are diagnosed")
     parser.add_argument("--render", metavar="FILE",
                         help="write the graph after backward to FILE (.svg, .png, .pdf, .dot); needs Graphviz's dot")
     parser.add_argument("--highlight", metavar="NAME", default="w1",
@@ -251,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.step:
         walk_steps(q["E_total"], interactive=sys.stdin.isatty() and sys.stdout.isatty())
+        print()
+    if args.quiz:
+        bp = Backprop(q["E_total"])
+        bp.quiz()
+        bp.reset()
         print()
     q["E_total"].backward()
     # explanations and pictures show the graph after backward() and before the update; printed after the table
