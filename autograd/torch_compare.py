@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from . import ops
-from .collapse import expression, operand_text
 from .names import node_names
+from .text import expression, operand_text
 from .value import Number, Value, topological_order
 
 INSTALL_HINT = "pip install 'chainrule[torch]' (from a checkout: pip install -e '.[torch]')"
