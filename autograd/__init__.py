@@ -5,15 +5,16 @@ Note: this package shadows the unrelated PyPI package also named ``autograd``.
 
 from .check import Verdict, check, check_all
 from .compile import CompiledGraph, compile_graph
+from .construct import apply, linear, logsumexp, node_constructor, sum_values
 from .explain import Explanation, Factor, Path, explain
 from .gcpause import no_gc
 from .gradcheck import GradcheckError, gradcheck
 from .higher import grad, hessian
-from .ops import OPS, Op
+from .ops import OPS, Op, define_op
 from .render import draw, render_steps, to_dot
 from .torch_compare import Comparison, compare_with_torch
 from .trace import Backprop, Step, Term
-from .value import Value, apply, backward, linear, logsumexp, node_constructor, sum_values, topological_order
+from .value import Value, backward, topological_order
 
 __all__ = [
     "Backprop",
@@ -35,6 +36,7 @@ __all__ = [
     "check_all",
     "compare_with_torch",
     "compile_graph",
+    "define_op",
     "draw",
     "explain",
     "grad",

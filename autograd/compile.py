@@ -423,7 +423,6 @@ class _Graph:
             if v not in self.needs or not self.ins[v]:
                 continue
             g = self.grad[v]
-            op = ops.OPS[v.op]
             for i, c in enumerate(self.ins[v]):
                 if c not in self.needs:
                     continue
@@ -442,7 +441,7 @@ class _Graph:
                 elif local == "-1.0":
                     line = f"{d} = -{g}" if first else f"{d} -= {g}"
                 else:
-                    loose = op.arity and _loose(op.local[i])
+                    loose = _loose(local)  # the substituted expression: an n-ary op's conditional too
                     term = f"({local}) * {g}" if loose else f"{local} * {g}"
                     line = f"{d} {'=' if first else '+='} {term}"
                 stmts.append(_Stmt([line], tuple(reads), (d,)))

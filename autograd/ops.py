@@ -1,16 +1,19 @@
-"""The op table: every op's forward, local derivatives and their formulas, defined once.
+"""The op table: every op's forward, local derivatives and formula text, defined once with ``define_op``.
 
-Each entry gives Python expressions in the operand names ``x``, ``y`` (``n`` for a
-constant parameter, ``out`` for the result).  The engine's node constructors inline
-them (``evaluation_lines``); explain, rendering and code generation read the same
-strings.  N-ary ops (``sum``, ``linear``, ``logsumexp``) take the list ``xs`` instead.
+An op is written as Python expressions in its operands: ``x``, ``y`` (``n`` for a constant parameter,
+``out`` for the result); an n-ary op reads the list ``xs``, and its local derivative is the one with respect
+to the operand ``x`` at index ``i``. The engine's node constructors inline these expressions
+(``construct.py``); stepping, explain, pictures, compile and higher-order gradients read the same rows.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
+import keyword
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 INF = math.inf
@@ -44,7 +47,10 @@ def _logsumexp(xs):
 '''
 
 _HELPERS: dict = {"math": math}
-exec(HELPERS_SOURCE, _HELPERS)
+exec(compile(HELPERS_SOURCE, "<chainrule helpers>", "exec"), _HELPERS)
+_HELPER_NAMES = frozenset(k for k in _HELPERS if k.startswith("_") and not k.startswith("__"))
+_BUILTINS = frozenset({"abs", "max", "min", "len", "float", "int", "range", "enumerate", "zip", "sum", "tuple",
+                       "list", "round", "pow", "any", "all", "sorted", "reversed"})
 
 
 class DomainError(Exception):
@@ -58,18 +64,26 @@ class DomainError(Exception):
 
 @dataclass(frozen=True)
 class Op:
-    """One op: forward expression, local-derivative expressions and formula text per input."""
+    """One row of the op table: forward expression, local-derivative expressions and formula text."""
 
     name: str
     arity: int  # 1 or 2 operands; 0 means n-ary (operands in the list xs)
     forward: str  # Python expression of the result
-    local: tuple[str, ...]  # Python expression of d out / d operand, one per operand
-    formula: tuple[str, ...]  # the same derivatives as a reader writes them
-    show: str  # how the op reads in a derivation, e.g. "{x} * {y}"
+    local: tuple[str, ...]  # d out / d operand: one per operand; n-ary: one, in x, i, xs and out
+    formula: tuple[str, ...]  # the same derivatives as a reader writes them, aligned with local
+    show: str  # how the op reads in a derivation, e.g. "{x} * {y}" ("{xs}" for the operand list)
     checks: tuple[tuple[str, type, str], ...] = ()  # (must hold before forward, error, reason)
     param: bool = False  # True when the op has a constant parameter n (x ** 2.0, 2.0 ** x)
     propagates: bool = False  # an inf or nan operand always gives an inf or nan result (x + y, but not tanh x)
-    operand_local: str = ""  # n-ary ops: d out / d one operand x, in x, out and (linear) y, the operand x multiplies
+    method: str | None = None  # the Value method that applies the op, e.g. "__mul__" or "tanh"
+    reflected: str | None = None  # for a binary operator: the reflected method, e.g. "__rmul__"
+    value_param: str | None = None  # for an op with a parameter: the op to use when the parameter is a Value
+    local_all: str = ""  # n-ary: the tuple of every operand's local derivative at once (a faster form of local)
+    finite_local: bool = False  # the local derivatives are finite whenever operands and result are
+    identity: int | None = None  # for a binary operator: the int i for which ``i op v`` is v itself (0 for +)
+    precedence: int = 4  # how tightly ``show`` binds: 1 sum, 2 product, 3 power, 4 atom (a call)
+    binds: tuple[int, ...] = ()  # the precedence each operand needs in ``show`` to go without parentheses
+    doc: str = field(default="", compare=False)
 
     @cached_property
     def fn(self) -> Callable:
@@ -77,37 +91,150 @@ class Op:
 
         A failed domain check or an overflow raises DomainError.
         """
-        return _compile(self)
+        args = {0: "xs", 1: "x", 2: "x, y"}[self.arity] + (", n" if self.param else "")
+        lines = [f"def evaluate({args}):", *("    " + line for line in evaluation_lines(self)), "    return out, local"]
+        return define_function("\n".join(lines) + "\n", f"evaluate_{self.name}", namespace(), f"the op {self.name}")
 
 
-def _compile(op: Op) -> Callable:
-    """Build ``fn(operands) -> (out, local_grads)`` from the op's expressions."""
-    args = {0: "xs", 1: "x", 2: "x, y"}[op.arity] + (", n" if op.param else "")
-    lines = [f"def {op.name}({args}):", *("    " + line for line in evaluation_lines(op)), "    return out, local"]
-    ns = namespace()
-    exec("\n".join(lines), ns)
-    return ns[op.name]
+OPS: dict[str, Op] = {}
+_INSTALL: list[Callable[[Op], Callable]] = []  # set by construct.py: builds an op's constructors and methods
 
 
+def define_op(
+    name: str,
+    *,
+    forward: str,
+    local: str | Sequence[str],
+    formula: str | Sequence[str],
+    show: str | None = None,
+    checks: Sequence[tuple[str, type[Exception], str]] = (),
+    method: str | None = None,
+    reflected: str | None = None,
+    arity: int | str | None = None,
+    param: bool = False,
+    propagates: bool = False,
+    value_param: str | None = None,
+    local_all: str | None = None,
+    finite_local: bool | None = None,
+    identity: int | None = None,
+    precedence: int = 4,
+    binds: Sequence[int] = (),
+) -> Callable:
+    """Add an op to the table and return the function that applies it to Values and numbers.
+
+    ``forward`` and each of ``local`` are Python expressions in ``x``, ``y`` (``n`` with ``param=True``) and,
+    for ``local``, ``out``; with ``arity="n"`` they read the list ``xs``, and ``local`` is d out / d the operand
+    ``x`` at index ``i``. ``formula`` is each local derivative as a reader writes it. ``checks`` are
+    ``(condition, error type, reason)`` that must hold before the forward runs. ``method`` (and ``reflected``
+    for a binary operator) install the op on Value.
+    """
+    op = _make_op(name, forward, local, formula, show, checks, method, reflected, arity, param, propagates,
+                  value_param, local_all, finite_local, identity, precedence, binds)
+    function = _INSTALL[0](op) if _INSTALL else None  # the built-in rows are installed once Value exists
+    OPS[name] = op
+    return function
+
+
+def _make_op(name, forward, local, formula, show, checks, method, reflected, arity, param, propagates,
+             value_param, local_all, finite_local, identity, precedence, binds) -> Op:
+    """Check a definition and build its Op; every mistake is a ValueError naming the op and the part."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"define_op: the name must be an identifier, got {name!r}")
+    if name in OPS:
+        raise ValueError(f"define_op: an op named {name!r} is already defined")
+    local = (local,) if isinstance(local, str) else tuple(local)
+    formula = (formula,) if isinstance(formula, str) else tuple(formula)
+    if arity in ("n", 0):
+        arity = 0
+    elif arity is None:
+        arity = len(local)
+    if arity not in (0, 1, 2):
+        raise ValueError(f"define_op {name}: arity must be 1, 2 or 'n', got {arity!r}")
+    want = 1 if arity == 0 else arity
+    if len(local) != want or len(formula) != want:
+        raise ValueError(f"define_op {name}: needs {want} local derivative(s) and formula(s), "
+                         f"got {len(local)} and {len(formula)}")
+    if arity == 0 and param:
+        raise ValueError(f"define_op {name}: an n-ary op cannot have a constant parameter")
+    operands = {0: {"xs"}, 1: {"x"}, 2: {"x", "y"}}[arity] | ({"n"} if param else set())
+    _check_expression(name, "forward", forward, operands)
+    for expr in local:
+        _check_expression(name, "local", expr, operands | {"out"} | ({"x", "i"} if arity == 0 else set()))
+    for cond, kind, reason in checks:
+        _check_expression(name, "check", cond, operands)
+        if not (isinstance(kind, type) and issubclass(kind, Exception)) or not isinstance(reason, str):
+            raise ValueError(f"define_op {name}: a check is (condition, exception type, reason)")
+    for attr in (method, reflected):
+        if attr is not None and (not isinstance(attr, str) or not attr.isidentifier()):
+            raise ValueError(f"define_op {name}: a method name must be an identifier, got {attr!r}")
+    if reflected is not None and arity != 2:
+        raise ValueError(f"define_op {name}: only a binary op has a reflected method")
+    if show is None:
+        show = f"{name}({', '.join({0: ['{xs}'], 1: ['{x}'], 2: ['{x}', '{y}']}[arity])})"
+    if not local_all and arity == 0:
+        local_all = f"tuple([{local[0]} for i, x in enumerate(xs)])"
+    elif arity == 0:
+        _check_expression(name, "local_all", local_all, {"xs", "out"})
+    if finite_local is None:  # a constant or a bare operand is finite already; anything else is checked
+        finite_local = all(_is_name_or_number(e) for e in local)
+    return Op(name, arity, forward, local, formula, show, tuple(checks), param, propagates, method, reflected,
+              value_param, local_all or "", finite_local, identity, precedence,
+              tuple(binds) or (0,) * max(arity, 1))
+
+
+def _check_expression(op: str, part: str, expr: object, allowed: set[str]) -> None:
+    if not isinstance(expr, str):
+        raise ValueError(f"define_op {op}: {part} must be a Python expression as a string, got {type(expr).__name__}")
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError as e:
+        raise ValueError(f"define_op {op}: {part} {expr!r} is not a Python expression ({e.msg})") from None
+    bound = {t.id for node in ast.walk(tree) if isinstance(node, ast.comprehension)
+             for t in ast.walk(node.target) if isinstance(t, ast.Name)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in allowed | bound | _BUILTINS | _HELPER_NAMES | {"math", "INF"}:
+            raise ValueError(f"define_op {op}: {part} {expr!r} reads {node.id!r}; it may read "
+                             f"{', '.join(sorted(allowed))}, math and the builtins {', '.join(sorted(_BUILTINS))}")
+        if isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name) and node.value.id == "math"
+                                                    and hasattr(math, node.attr)):
+            raise ValueError(f"define_op {op}: {part} {expr!r}: only math.<function> attributes may be used")
+
+
+def _is_name_or_number(expr: str) -> bool:
+    node = ast.parse(expr, mode="eval").body
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Name | ast.Constant)
+
+
+# -- evaluation -------------------------------------------------------------------------------------
 def evaluation_lines(op: Op, names: Sequence[str] | None = None) -> list[str]:
     """Source lines computing ``out`` and ``local`` (the local-derivative tuple) from the operands.
 
     Operands are ``x``, ``y`` (``n`` for the parameter) or the list ``xs``; a failed domain check or an
-    overflow raises DomainError.  With ``names`` (1- and 2-operand ops), each local derivative is
-    assigned to its own name instead of a tuple.  The engine's node constructors use these same lines.
+    overflow of the result or of a local derivative raises DomainError. With ``names`` (1- and 2-operand
+    ops), each local derivative is assigned to its own name instead of a tuple. The engine's node
+    constructors use these same lines.
     """
     lines = [f"if not ({cond}): raise DomainError({kind.__name__}, {reason!r})" for cond, kind, reason in op.checks]
     lines.append(f"out = {op.forward}")
     lines.append(f"if not -INF < out < INF: raise DomainError(OverflowError, {OVERFLOW!r})")
-    if not op.arity:
-        return [*lines, f"local = {op.local[0]}"]
     given = names
-    names = names or tuple(f"l{i}" for i in range(op.arity))
-    lines += [f"{name} = {expr}" for name, expr in zip(names, op.local)]
-    if op.checks:  # an op with a domain has derivatives that blow up at its edge (1/x near 0): check them too
-        lines += [f"if not -INF < {name} < INF: raise DomainError(OverflowError, {DERIVATIVE_OVERFLOW!r})"
-                  for name in names]
-    if not given:
+    names = ("local",) if not op.arity else (names or tuple(f"l{i}" for i in range(op.arity)))
+    exprs = (op.local_all,) if not op.arity else op.local
+    if op.finite_local:
+        lines += [f"{name} = {expr}" for name, expr in zip(names, exprs)]
+    else:  # an op with a domain has derivatives that blow up at its edge (1/x near 0): check them too
+        lines.append("try:")
+        lines += [f"    {name} = {expr}" for name, expr in zip(names, exprs)]
+        lines.append(f"except ArithmeticError: raise DomainError(OverflowError, {DERIVATIVE_OVERFLOW!r})")
+        if op.arity:
+            lines += [f"if not -INF < {name} < INF: raise DomainError(OverflowError, {DERIVATIVE_OVERFLOW!r})"
+                      for name in names]
+        else:
+            lines.append("for _l in local:")
+            lines.append(f"    if not -INF < _l < INF: raise DomainError(OverflowError, {DERIVATIVE_OVERFLOW!r})")
+    if op.arity and not given:
         lines.append(f"local = ({', '.join(names)},)")
     return lines
 
@@ -117,99 +244,164 @@ def namespace() -> dict:
     return dict(_HELPERS, DomainError=DomainError, INF=INF)
 
 
-def _op(*args, **kwargs) -> Op:
-    op = Op(*args, **kwargs)
-    OPS[op.name] = op
-    return op
+_SOURCES: dict[str, int] = {}  # how many functions of each kind were generated (their file names count up)
 
 
-OPS: dict[str, Op] = {}
+def define_function(source: str, name: str, ns: dict, what: str) -> Callable:
+    """Run generated ``source`` (one ``def``) in ``ns`` and return the function, named ``name``.
 
-ADD = _op("add", 2, "x + y", ("1.0", "1.0"), ("1", "1"), "{x} + {y}", propagates=True)
-SUB = _op("sub", 2, "x - y", ("1.0", "-1.0"), ("1", "-1"), "{x} - {y}", propagates=True)
-MUL = _op("mul", 2, "x * y", ("y", "x"), ("y", "x"), "{x} * {y}", propagates=True)
-DIV = _op(
-    "div", 2, "x / y", ("1.0 / y", "-out / y"), ("1/y", "-x/y^2"), "{x} / {y}",
-    checks=(("y != 0.0", ZeroDivisionError, "division by zero"),),
-)
-NEG = _op("neg", 1, "-x", ("-1.0",), ("-1",), "-{x}", propagates=True)
-POW = _op(
-    "pow", 2, "x ** y", ("y * x ** (y - 1.0)", "out * math.log(x)"),
-    ("y * x^(y-1)", "x^y * ln(x)"), "{x}^{y}",
-    checks=(("x > 0.0", ValueError, "base must be > 0 when the exponent is a Value"),),
-)
-POWC = _op(
-    "pow_const", 1, "x ** n", ("n * x ** (n - 1.0)",), ("n * x^(n-1)",), "{x}^{n}",
-    checks=(
-        ("x != 0.0 or n >= 1.0 or n == 0.0", ZeroDivisionError, "0 to a power below 1 has no derivative"),
-        ("x >= 0.0 or n == int(n)", ValueError, "a negative base needs an integer exponent"),
-    ),
-    param=True,
-)
-RPOWC = _op(
-    "rpow_const", 1, "n ** x", ("out * math.log(n)",), ("n^x * ln(n)",), "{n}^{x}",
-    checks=(("n > 0.0", ValueError, "base must be > 0 for a Value exponent"),),
-    param=True,
-)
-EXP = _op("exp", 1, "math.exp(x) if x < 709.8 else INF", ("out",), ("exp(x)",), "exp({x})")
-LOG = _op(
-    "log", 1, "math.log(x)", ("1.0 / x",), ("1/x",), "ln({x})",
-    checks=(("x > 0.0", ValueError, "input must be > 0"),), propagates=True,
-)
-SQRT = _op(
-    "sqrt", 1, "math.sqrt(x)", ("0.5 / out",), ("1 / (2 sqrt(x))",), "sqrt({x})",
-    checks=(
-        ("x >= 0.0", ValueError, "input must be >= 0"),
-        ("x != 0.0", ZeroDivisionError, "derivative 1/(2 sqrt(x)) is infinite at 0"),
-    ),
-    propagates=True,
-)
-TANH = _op("tanh", 1, "math.tanh(x)", ("1.0 - out * out",), ("1 - tanh(x)^2",), "tanh({x})")
-SIGMOID = _op(
-    "sigmoid", 1, "_sigmoid(x)", ("out * (1.0 - out)",), ("sigmoid(x) (1 - sigmoid(x))",),
-    "sigmoid({x})",
-)
-RELU = _op("relu", 1, "x if x > 0.0 else 0.0", ("1.0 if x > 0.0 else 0.0",), ("1 if x > 0 else 0",), "relu({x})")
-SOFTPLUS = _op("softplus", 1, "_softplus(x)", ("_sigmoid(x)",), ("sigmoid(x)",), "softplus({x})")
-# n-ary ops: operands in xs; `local` is one expression building the whole tuple,
-# `formula` holds one entry per operand kind (see formula_text).
-SUM = _op("sum", 0, "math.fsum(xs)", ("(1.0,) * len(xs)",), ("1",), "{xs}", propagates=True, operand_local="1.0")
-LINEAR = _op(  # operands w_1..w_n, x_1..x_n, b: the partner of w_i is x_i and the other way round
-    "linear", 0,
-    "_linear(xs)",
-    ("(*xs[len(xs) // 2:-1], *xs[:len(xs) // 2], 1.0)",),
-    ("x_i", "w_i", "1"), "{w}.{x} + {b}", propagates=True, operand_local="y",
-)
-LOGSUMEXP = _op(
-    "logsumexp", 0, "_logsumexp(xs)", ("tuple([math.exp(v - out) for v in xs])",),
-    ("exp(x_i - logsumexp(x))",), "logsumexp({xs})", operand_local="math.exp(x - out)",
-)
+    The source is registered with linecache under a file name of its own, so that ``inspect.getsource``
+    and tracebacks show it; the ``def`` in the source may use any name (it never shadows a global the
+    body reads, such as ``max``).
+    """
+    import linecache
+
+    count = _SOURCES[what] = _SOURCES.get(what, 0) + 1
+    filename = f"<chainrule: {what}>" if count == 1 else f"<chainrule: {what} #{count}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    code = compile(source, filename, "exec")
+    local: dict = {}
+    exec(code, ns, local)
+    (fn,) = local.values()
+    fn.__code__ = fn.__code__.replace(co_name=name, co_qualname=name)
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+# -- the text and expressions readers take --------------------------------------------------------
+def operand_expression(op: Op, index: int, arity: int) -> str:
+    """d out / d operand ``index`` of a node with ``arity`` operands, as an expression in ``x``, ``y``, ``n``,
+    ``out`` and, for an n-ary op, ``xs[k]`` (``i`` and ``len(xs)`` substituted, constant parts folded)."""
+    if op.arity:
+        return op.local[index]
+    return specialize(op.local[0], index, arity)
 
 
 def formula_text(op: Op, index: int, arity: int) -> str:
-    """The formula of d out / d operand ``index`` for a node with ``arity`` operands."""
+    """The formula of d out / d operand ``index`` for a node with ``arity`` operands, in the table's variables."""
     if op.arity:
         return op.formula[index]
-    if op is LINEAR:
-        partner = linear_partner(index, arity)
-        if partner is None:
-            return "1"
-        return f"x_{index + 1}" if partner > index else f"w_{partner + 1}"
-    return op.formula[0]
+    try:
+        return specialize(op.formula[0], index, arity)
+    except SyntaxError:  # reader text that is not Python (e.g. "exp(x_i - out)") stays as written
+        return op.formula[0]
 
 
-def linear_partner(index: int, arity: int) -> int | None:
-    """The operand that operand ``index`` of a linear node multiplies (w_i and x_i); None for the bias."""
-    n = (arity - 1) // 2
-    if index == arity - 1:
-        return None
-    return index + n if index < n else index - n
+def specialize(expr: str, index: int, arity: int) -> str:
+    """``expr`` with ``i`` = ``index`` and ``len(xs)`` = ``arity``, constant arithmetic and conditions folded."""
+    tree = ast.parse(expr, mode="eval")
+    return ast.unparse(_Fold(index, arity).visit(tree).body)
+
+
+class _Fold(ast.NodeTransformer):
+    """Substitute ``i`` and ``len(xs)`` and fold what becomes constant (``xs[4 // 2]`` -> ``xs[2]``)."""
+
+    def __init__(self, index: int, arity: int) -> None:
+        self.index, self.arity = index, arity
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        return ast.Constant(self.index) if node.id == "i" else node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        if (isinstance(node.func, ast.Name) and node.func.id == "len" and len(node.args) == 1
+                and isinstance(node.args[0], ast.Name) and node.args[0].id == "xs"):
+            return ast.Constant(self.arity)
+        return node
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        node = super().generic_visit(node)
+        if isinstance(node, ast.IfExp) and isinstance(node.test, ast.Constant):
+            return node.body if node.test.value else node.orelse
+        if isinstance(node, ast.BinOp | ast.UnaryOp | ast.Compare | ast.BoolOp) and all(
+                isinstance(c, ast.Constant) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)):
+            try:
+                tree = ast.fix_missing_locations(ast.Expression(node))
+                return ast.Constant(eval(compile(tree, "<fold>", "eval"), {"__builtins__": {}}))
+            except ArithmeticError:
+                return node
+        return node
 
 
 def operand_local(op: Op, index: int, arity: int) -> tuple[str, int | None]:
-    """d out / d operand ``index`` of an n-ary node: an expression in ``x`` (that operand), ``out`` and ``y``,
-    the operand at the index returned with it (linear's partner of x; None when there is none)."""
-    if op is LINEAR:
-        partner = linear_partner(index, arity)
-        return ("1.0", None) if partner is None else (op.operand_local, partner)
-    return op.operand_local, None
+    """Compatibility form of ``operand_expression`` for n-ary ops: an expression in ``x``, ``out`` and ``y``
+    (the one operand ``xs[k]`` it reads, if any), and that operand's index ``k`` (None when there is none)."""
+    expr = ast.parse(operand_expression(op, index, arity), mode="eval")
+    reads = [n for n in ast.walk(expr) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+             and n.value.id == "xs" and isinstance(n.slice, ast.Constant)]
+    partners = {n.slice.value for n in reads}
+    if len(partners) > 1:
+        raise ValueError(f"{op.name}: operand_local covers one partner operand; use operand_expression")
+
+    class _Y(ast.NodeTransformer):
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            return ast.Name("y", ast.Load()) if node in reads else self.generic_visit(node)
+
+    text = ast.unparse(_Y().visit(expr).body)
+    return text, (partners.pop() if partners else None)
+
+
+# -- the built-in ops ---------------------------------------------------------------------------------
+SUM_P, PRODUCT_P, POWER_P, ATOM_P = 1, 2, 3, 4  # the precedence levels of ``show``
+
+define_op("add", forward="x + y", local=("1.0", "1.0"), formula=("1", "1"), show="{x} + {y}", propagates=True,
+          method="__add__", reflected="__radd__", identity=0, precedence=SUM_P, binds=(SUM_P, SUM_P))
+define_op("sub", forward="x - y", local=("1.0", "-1.0"), formula=("1", "-1"), show="{x} - {y}", propagates=True,
+          method="__sub__", reflected="__rsub__", precedence=SUM_P, binds=(SUM_P, PRODUCT_P))
+define_op("mul", forward="x * y", local=("y", "x"), formula=("y", "x"), show="{x} * {y}", propagates=True,
+          method="__mul__", reflected="__rmul__", precedence=PRODUCT_P, binds=(PRODUCT_P, PRODUCT_P))
+define_op("div", forward="x / y", local=("1.0 / y", "-out / y"), formula=("1/y", "-x/y^2"), show="{x} / {y}",
+          checks=(("y != 0.0", ZeroDivisionError, "division by zero"),),
+          method="__truediv__", reflected="__rtruediv__", precedence=PRODUCT_P, binds=(PRODUCT_P, POWER_P))
+define_op("neg", forward="-x", local="-1.0", formula="-1", show="-{x}", propagates=True, method="__neg__",
+          arity=1, precedence=PRODUCT_P, binds=(POWER_P,))
+define_op("pow", forward="x ** y", local=("y * x ** (y - 1.0)", "out * math.log(x)"),
+          formula=("y * x^(y-1)", "x^y * ln(x)"), show="{x}^{y}",
+          checks=(("x > 0.0", ValueError, "base must be > 0 when the exponent is a Value"),),
+          precedence=POWER_P, binds=(ATOM_P, ATOM_P))
+define_op("pow_const", forward="x ** n", local="n * x ** (n - 1.0) if n != 0.0 else 0.0",
+          formula="n * x^(n-1)", show="{x}^{n}", arity=1, param=True, method="__pow__", value_param="pow",
+          checks=(
+              ("x != 0.0 or n >= 1.0 or n == 0.0", ZeroDivisionError, "0 to a power below 1 has no derivative"),
+              ("x >= 0.0 or n == int(n)", ValueError, "a negative base needs an integer exponent"),
+          ), precedence=POWER_P, binds=(ATOM_P,))
+define_op("rpow_const", forward="n ** x", local="out * math.log(n)", formula="n^x * ln(n)", show="{n}^{x}",
+          arity=1, param=True, method="__rpow__",
+          checks=(("n > 0.0", ValueError, "base must be > 0 for a Value exponent"),),
+          precedence=POWER_P, binds=(ATOM_P,))
+define_op("exp", forward="math.exp(x) if x < 709.8 else INF", local="out", formula="exp(x)", show="exp({x})",
+          arity=1, method="exp")
+define_op("log", forward="math.log(x)", local="1.0 / x", formula="1/x", show="ln({x})", arity=1, method="log",
+          checks=(("x > 0.0", ValueError, "input must be > 0"),), propagates=True)
+define_op("sqrt", forward="math.sqrt(x)", local="0.5 / out", formula="1 / (2 sqrt(x))", show="sqrt({x})",
+          arity=1, method="sqrt", propagates=True,
+          checks=(
+              ("x >= 0.0", ValueError, "input must be >= 0"),
+              ("x != 0.0", ZeroDivisionError, "derivative 1/(2 sqrt(x)) is infinite at 0"),
+          ))
+define_op("tanh", forward="math.tanh(x)", local="1.0 - out * out", formula="1 - tanh(x)^2", show="tanh({x})",
+          arity=1, method="tanh", finite_local=True)
+define_op("sigmoid", forward="_sigmoid(x)", local="out * (1.0 - out)", formula="sigmoid(x) (1 - sigmoid(x))",
+          show="sigmoid({x})", arity=1, method="sigmoid", finite_local=True)
+define_op("relu", forward="x if x > 0.0 else 0.0", local="1.0 if x > 0.0 else 0.0", formula="1 if x > 0 else 0",
+          show="relu({x})", arity=1, method="relu", finite_local=True)
+define_op("softplus", forward="_softplus(x)", local="_sigmoid(x)", formula="sigmoid(x)", show="softplus({x})",
+          arity=1, method="softplus", finite_local=True)
+define_op("abs", forward="abs(x)", local="1.0 if x > 0.0 else (-1.0 if x < 0.0 else 0.0)",
+          formula="sign(x)", show="|{x}|", arity=1, method="__abs__", propagates=True, finite_local=True)
+define_op("sin", forward="math.sin(x)", local="math.cos(x)", formula="cos(x)", show="sin({x})", arity=1,
+          method="sin", finite_local=True)
+define_op("cos", forward="math.cos(x)", local="-math.sin(x)", formula="-sin(x)", show="cos({x})", arity=1,
+          method="cos", finite_local=True)
+define_op("sum", forward="math.fsum(xs)", local="1.0", formula="1", show="{xs}", arity="n", propagates=True,
+          local_all="(1.0,) * len(xs)", precedence=SUM_P, binds=(SUM_P,))
+# operands w_1..w_n, x_1..x_n, b: d out / d w_i is x_i, d out / d x_i is w_i, d out / d b is 1
+define_op("linear", forward="_linear(xs)",
+          local="xs[i + len(xs) // 2] if i < len(xs) // 2 else (xs[i - len(xs) // 2] if i < len(xs) - 1 else 1.0)",
+          formula="xs[i + len(xs) // 2] if i < len(xs) // 2 else (xs[i - len(xs) // 2] if i < len(xs) - 1 else 1)",
+          show="{w}.{x} + {b}", arity="n", propagates=True, finite_local=True,
+          local_all="(*xs[len(xs) // 2:-1], *xs[:len(xs) // 2], 1.0)", precedence=SUM_P, binds=(SUM_P,))
+define_op("logsumexp", forward="_logsumexp(xs)", local="math.exp(x - out)", formula="exp(x - out)",
+          show="logsumexp({xs})", arity="n", finite_local=True, local_all="tuple([math.exp(v - out) for v in xs])")
+
+assert set(dir(builtins)) >= _BUILTINS

@@ -15,8 +15,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import nn
-from autograd import OPS, Value, compile_graph, linear, sum_values, topological_order
-from autograd.value import _apply
+from autograd import OPS, Value, apply, compile_graph, linear, sum_values, topological_order
 
 WEIGHTS = [f"w{k}" for k in range(1, 9)]
 
@@ -33,7 +32,7 @@ def rebuild(root: Value, values: dict[Value, float]) -> tuple[Value, dict[Value,
     new: dict[Value, Value] = {}
     for v in topological_order(root):
         if v.inputs:
-            node = _apply(OPS[v.op], tuple(new[c] for c in v.inputs), v.param)
+            node = apply(v.op, tuple(new[c] for c in v.inputs), v.param)
         else:
             node = Value(values.get(v, v.data))
         node.label = v.label
@@ -363,7 +362,7 @@ def programs(draw):
         elif op.name == "linear":
             operands = operands[:2 * ((len(operands) - 1) // 2) + 1]
         try:
-            node = _apply(op, tuple(operands), draw(st.sampled_from(PARAMS)) if op.param else None)
+            node = apply(op.name, tuple(operands), draw(st.sampled_from(PARAMS)) if op.param else None)
         except (ArithmeticError, ValueError):
             continue
         node.label = draw(LABELS)
