@@ -14,8 +14,9 @@ import math
 from collections.abc import Callable, Sequence
 
 from . import ops
+from .construct import apply
 from .names import node_names
-from .value import Value, apply, topological_order
+from .value import Value, topological_order
 
 Adjoint = float | Value
 

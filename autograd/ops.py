@@ -97,7 +97,7 @@ class Op:
 
 
 OPS: dict[str, Op] = {}
-_INSTALL: list[Callable[[Op], Callable]] = []  # set by construct.py: builds an op's constructors and methods
+_INSTALL: list[Callable] = []  # set by construct.py: [build an op's constructors and methods, its function by name]
 
 
 def define_op(
@@ -130,6 +130,10 @@ def define_op(
     """
     op = _make_op(name, forward, local, formula, show, checks, method, reflected, arity, param, propagates,
                   value_param, local_all, finite_local, identity, precedence, binds)
+    if name in OPS:  # a notebook cell run again: the same definition gives the same function
+        if OPS[name] == op and _INSTALL:
+            return _INSTALL[1](name)
+        raise ValueError(f"define_op: an op named {name!r} is already defined differently")
     function = _INSTALL[0](op) if _INSTALL else None  # the built-in rows are installed once Value exists
     OPS[name] = op
     return function
@@ -140,8 +144,6 @@ def _make_op(name, forward, local, formula, show, checks, method, reflected, ari
     """Check a definition and build its Op; every mistake is a ValueError naming the op and the part."""
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"define_op: the name must be an identifier, got {name!r}")
-    if name in OPS:
-        raise ValueError(f"define_op: an op named {name!r} is already defined")
     local = (local,) if isinstance(local, str) else tuple(local)
     formula = (formula,) if isinstance(formula, str) else tuple(formula)
     if arity in ("n", 0):

@@ -16,8 +16,7 @@ from conftest import TOL, WEIGHTS, build_mazur
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from autograd import OPS, Value, compile_graph, explain, grad, hessian, topological_order
-from autograd.value import _apply
+from autograd import OPS, Value, apply, compile_graph, explain, grad, hessian, topological_order
 
 H = 1e-5  # step of the central differences
 
@@ -175,7 +174,7 @@ def test_every_op_second_derivatives_against_central_differences(name):
 
     def build(leaves):  # the op on (a nonlinear function of) its operands, so that cross terms appear
         operands = tuple(leaves[i] * leaves[(i + 1) % arity] + 0.5 for i in range(arity))
-        return _apply(op, operands, n)
+        return apply(op.name, operands, n)
 
     xs = POSITIVE[:arity]
     leaves = [Value(x) for x in xs]
@@ -269,9 +268,9 @@ def test_domain_checks_apply_in_the_gradient_graph():
 
 def test_a_derivative_that_calls_a_function_no_op_provides_names_the_op_and_the_function(monkeypatch):
     tanh = OPS["tanh"]
-    monkeypatch.setitem(OPS, "tanh", dataclasses.replace(tanh, local=("math.cos(x)",)))
+    monkeypatch.setitem(OPS, "tanh", dataclasses.replace(tanh, local=("math.cosh(x)",)))
     x = Value(0.3, label="x")
-    message = r"derivative of tanh \(math.cos\(x\)\) calls math.cos.*define an op for math.cos"
+    message = r"derivative of tanh \(math.cosh\(x\)\) calls math.cosh.*define an op for math.cosh"
     with pytest.raises(TypeError, match=message):
         grad(x.tanh(), x, create_graph=True)
     assert grad(x.tanh(), x) == (1 - math.tanh(0.3) ** 2,)  # first order does not need it
@@ -300,7 +299,7 @@ def build_program(steps, leaves: list[Value], fixes: list[str] | None = None) ->
         decision = fixes[k] if fixes is not None else None
         if decision in (None, "ok"):
             try:
-                nodes.append(_apply(op, operands, param))
+                nodes.append(apply(op.name, operands, param))
                 made.append("ok")
                 continue
             except DOMAIN:
@@ -308,7 +307,7 @@ def build_program(steps, leaves: list[Value], fixes: list[str] | None = None) ->
                     raise
         if decision in (None, "fix"):
             try:
-                nodes.append(_apply(op, tuple(v * v + 0.5 for v in operands), param))
+                nodes.append(apply(op.name, tuple(v * v + 0.5 for v in operands), param))
                 made.append("fix")
                 continue
             except DOMAIN:
