@@ -22,6 +22,7 @@ STANDARD = {
     "mul_div": (lambda a, b: a * b / 2.0 + 3.0 / b - a / b * 4, [0.3, -1.1]),
     "neg": (lambda a: -a * a, [1.7]),
     "pow": (lambda a, b: a ** 3 + a ** -0.5 + a ** b + 2 ** b, [1.4, 0.6]),
+    "sin_cos_abs": (lambda a: a.sin() * a.cos() + abs(a) * 3, [-0.9]),
     "chain": (lambda x, w, b: ((x * w + b).tanh().exp() + (x * x + 1).log() * (w * w + 0.5).sqrt()).sigmoid(),
               [0.5, -1.5, 0.25]),
 }
