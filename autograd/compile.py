@@ -401,7 +401,7 @@ class _Graph:
             return _subst(op.local[i], env, reads)
         args = env["args"]
         expr, partner = ops.operand_local(op, i, len(args))
-        local_env = {"x": args[i], "out": env["out"]}
+        local_env = {"x": args[i], "out": env["out"], "xs": f"[{', '.join(args)}]"}  # xs: a derivative reading them all
         if partner is not None:
             local_env["y"] = args[partner]
         return _subst(expr, local_env, reads)
