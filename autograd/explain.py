@@ -72,6 +72,11 @@ class Explanation:
     names: dict[Value, str] = field(default_factory=dict, repr=False)
 
     # -- text ---------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        how = f"{self.count} paths, grouped form" if self.grouped else (
+            f"{self.count} path" + ("" if self.count == 1 else "s"))
+        return f"Explanation({self._d(self.output, self.wrt)} = {self._n(self.total)}, {how})"
+
     def _n(self, x: float) -> str:
         return format_number(x, self.precision)
 
@@ -187,6 +192,9 @@ class Explanation:
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.to_latex() + "$$"
 
     def to_latex(self) -> str:
         """The explanation as a LaTeX ``aligned`` block (use inside ``$$ ... $$`` or ``\\[ ... \\]``)."""

@@ -361,9 +361,10 @@ def _shorten(s: str, limit: int = _MAX_EXPR) -> str:
 
 def _backprop_lines(bp: Any, opts: _Options) -> list[str]:
     """Color each node by its gradient's state at the stepper's position; mark the current node's edges."""
-    order = list(bp.order)
-    done = set(order[: bp.position])
-    current = order[bp.position] if bp.position < len(order) else None
+    order = list(getattr(bp, "nodes", bp.order))  # every node; bp.order: the steps (non-leaf nodes)
+    steps = list(bp.order)
+    done = set(steps[: bp.position])
+    current = steps[bp.position] if bp.position < len(steps) else None
     consumers: dict[Value, set[Value]] = {}
     for v in order:
         for x in v.inputs:
@@ -384,8 +385,8 @@ def _backprop_lines(bp: Any, opts: _Options) -> list[str]:
     flowing = {(current, x) for x in current.inputs} if current is not None else set()
     if opts.title is None:
         where = f"next: {bp.names[current]}" if current is not None else "done"
-        step = min(bp.position + 1, len(order))
-        opts = dataclasses.replace(opts, title=f"backward step {step}/{len(order)} ({where})")
+        step = min(bp.position + 1, len(steps))
+        opts = dataclasses.replace(opts, title=f"backward step {step}/{len(steps)} ({where})")
     return _lines(bp.root, opts, state, flowing, grads)
 
 

@@ -28,6 +28,11 @@ class Term:
     node: Value | None = field(default=None, repr=False, compare=False)  # the node that pushes
     position: int = field(default=0, repr=False, compare=False)  # input's position among node.inputs
     names: dict[Value, str] = field(default_factory=dict, repr=False, compare=False)
+    final: bool = field(default=False, compare=False)  # the input's last push: its gradient is final
+
+    def __repr__(self) -> str:
+        name = self.names.get(self.input) or self.input.label or "?"
+        return f"Term({name} += {format_number(self.contribution)}, grad -> {format_number(self.after)})"
 
     @property
     def formula(self) -> str:
@@ -53,6 +58,12 @@ class Step:
     def _name(self, v: Value) -> str:
         return self.names.get(v) or (v.label if v.label is not None else "?")
 
+    def __repr__(self) -> str:
+        top = self._name(self.root) if self.root is not None else "root"
+        pushes = f"{len(self.terms)} push" + ("" if len(self.terms) == 1 else "es")
+        return (f"Step({self.index}/{self.total} {self._name(self.node)}: d{top}/d{self._name(self.node)}"
+                f" = {format_number(self.grad, self.precision)}, {pushes})")
+
     def __str__(self) -> str:
         f = lambda x: format_number(x, self.precision)  # noqa: E731
         node, top = self._name(self.node), self._name(self.root) if self.root is not None else "root"
@@ -67,6 +78,7 @@ class Step:
             lines.append(
                 f"  {name:<{width}} += {f(t.local)} (d{node}/d{name} = {t.formula}) x {f(self.grad)}"
                 f" = {f(t.contribution)}   grad {f(t.before)} -> {f(t.after)}"
+                + (" (final)" if t.final and not t.input.inputs else "")
             )
         if not self.terms:
             lines.append("  (a leaf: nothing to push)")
@@ -79,8 +91,10 @@ class Step:
 class Backprop:
     """``root.backward(grad)`` taken one node at a time; after ``run()`` every grad equals backward()'s.
 
-    As in backward(), the first step zeroes the graph's grads; a leaf's grad from an earlier pass is added
-    back after the last step (so while stepping, grads show this pass alone).
+    A step is a node that pushes to its inputs: every non-leaf node, in backward order (a leaf's gradient
+    is final at the push marked ``final``). As in backward(), the first step zeroes the graph's grads; a
+    leaf's grad from an earlier pass is added back after the last step (so while stepping, grads show this
+    pass alone).
     """
 
     def __init__(self, root: Value, grad: Number = 1.0, precision: int = 9) -> None:
@@ -88,8 +102,13 @@ class Backprop:
         self.grad = _to_float(grad)
         self.precision = precision
         topo = topological_order(root)
-        self.order: list[Value] = list(reversed(topo))
+        self.nodes: list[Value] = list(reversed(topo))  # every node, in backward order
+        self.order: list[Value] = [v for v in self.nodes if v.inputs] or [root]  # the steps (a leaf root: itself)
         self.names = node_names(topo)
+        self._last: dict[Value, Value] = {}  # input -> the step that pushes to it last
+        for v in self.order:
+            for x in v.inputs:
+                self._last[x] = v
         self.position = 0
         self.steps: list[Step] = []
         self._saved: list[tuple[Value, float]] | None = None  # every grad before the first step
@@ -105,9 +124,9 @@ class Backprop:
         return self.position >= len(self.order)
 
     def _start(self) -> None:
-        self._saved = [(v, v.grad) for v in self.order]
-        self._kept = [(v, v.grad) for v in self.order if not v.inputs and v.grad]
-        for v in self.order:
+        self._saved = [(v, v.grad) for v in self.nodes]
+        self._kept = [(v, v.grad) for v in self.nodes if not v.inputs and v.grad]
+        for v in self.nodes:
             v.grad = 0.0
         self.root.grad = self.grad
 
@@ -126,10 +145,13 @@ class Backprop:
         v = self.order[self.position]
         g = v.grad
         terms = []
-        for i, (child, local) in enumerate(zip(v.inputs, v.local_grads)):
+        inputs = v.inputs
+        last = {x: i for i, x in enumerate(inputs)}  # each input's last position here
+        for i, (child, local) in enumerate(zip(inputs, v.local_grads)):
             before = child.grad
             child.grad += local * g
-            terms.append(Term(child, local, local * g, before, child.grad, v, i, self.names))
+            final = last[child] == i and self._last.get(child) is v
+            terms.append(Term(child, local, local * g, before, child.grad, v, i, self.names, final))
         self.position += 1
         step = Step(self.position, len(self.order), v, g, terms, self.precision, self.names, self.root)
         self.steps.append(step)

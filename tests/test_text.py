@@ -57,7 +57,7 @@ def test_a_times_a_steps_say_dy_da_equals_a_for_each_push():
     assert [t.formula for t in step.terms] == ["a", "a"]
     lines = str(step).splitlines()
     assert lines[1] == "  a += 3 (dy/da = a) x 1 = 3   grad 0 -> 3"
-    assert lines[2] == "  a += 3 (dy/da = a) x 1 = 3   grad 3 -> 6"
+    assert lines[2] == "  a += 3 (dy/da = a) x 1 = 3   grad 3 -> 6 (final)"  # a leaf: its last push
     assert str(explain(y, a)) == "dy/da = 6\nfactors:\n  dy/da = a + a = 6"
 
 
@@ -166,3 +166,22 @@ def test_mazur_picture_edges_use_the_graph_names():
             formula = label.split(" = ")[0]
             assert not PLACEHOLDER.search(formula), label
     assert "label=<w5 = 0.4>" in to_dot(q["E_total"])
+
+
+# -- the REPL and notebooks ---------------------------------------------------------------------------
+def test_an_explanation_reprs_as_one_line_and_shows_as_math_in_jupyter():
+    q = build_mazur()
+    e = explain(q["E_total"], q["w1"], collapse=True)
+    assert repr(e) == "Explanation(dE_total/dw1 = 0.000438568, 2 paths)"
+    assert str(e).startswith("dE_total/dw1 = sum over 2 paths:")
+    latex = e._repr_latex_()
+    assert latex.startswith("$$\\begin{aligned}") and latex.endswith("\\end{aligned}$$")
+    assert e._repr_markdown_().startswith("**dE_total/dw1 = 0.000438568**")
+    x = Value(0.3, label="x")
+    out = x
+    for _ in range(7):
+        out = out.tanh() + out * 0.5
+    out.label = "out"
+    grouped = explain(out, x)
+    assert repr(grouped) == f"Explanation(dout/dx = {format_number(grouped.total)}, 128 paths, grouped form)"
+    assert grouped._repr_latex_().startswith("$$\\begin{aligned}") and "grouped form" in grouped._repr_markdown_()

@@ -45,7 +45,8 @@ def test_nothing_changes_before_the_first_step():
 def test_order_is_backward_order_and_step_counts():
     q = build_mazur()
     bp = Backprop(q["E_total"])
-    assert bp.order == list(reversed(topological_order(q["E_total"])))
+    every = list(reversed(topological_order(q["E_total"])))
+    assert bp.nodes == every and bp.order == [v for v in every if v.inputs]  # a step per non-leaf node
     first = bp.step()
     assert first.index == 1 and first.total == len(bp.order) and first.node is q["E_total"]
     last = bp.step(3)
@@ -129,9 +130,11 @@ def test_str_names_unlabeled_nodes_and_prints_nine_digits():
     e_o1 = next(s for s in bp.steps if s.node is q["E_o1"])
     assert "E_o1 = 0.5 * pow_const#" in str(e_o1)
 
-    coarse = Backprop(build_mazur()["E_total"], precision=5)
+    coarse_q = build_mazur()
+    coarse = Backprop(coarse_q["E_total"], precision=5)
     coarse.run()
-    assert "0.74137" in str(coarse.steps[6]) and "0.741365070" not in str(coarse.steps[6])
+    step = next(s for s in coarse.steps if s.node is coarse_q["out_o1"])
+    assert "0.74137" in str(step) and "0.741365070" not in str(step)
 
 
 def test_format_number():
@@ -170,3 +173,30 @@ def test_draw_returns_a_graphviz_digraph_of_the_current_state():
     bp.step(3)
     dot = bp.draw().source
     assert dot.startswith("digraph") and "E_total" in dot
+
+
+def test_leaves_are_not_steps_and_their_last_push_says_final():
+    q = build_mazur()
+    bp = Backprop(q["E_total"])
+    bp.run()
+    assert all(s.node.inputs for s in bp.steps)
+    w5_pushes = [t for s in bp.steps for t in s.terms if t.input is q["w5"]]
+    (push,) = w5_pushes
+    assert push.final and push.after == pytest.approx(0.082167041, abs=TOL)
+    assert str(next(s for s in bp.steps if push in s.terms)).count("(final)") == 1  # w5's, not out_h1's
+
+
+def test_a_leaf_root_is_one_step():
+    x = Value(2.0, label="x")
+    bp = Backprop(x)
+    bp.run()
+    assert len(bp.steps) == 1 and x.grad == 1.0 and "nothing to push" in str(bp.steps[0])
+
+
+def test_reprs_are_one_short_line():
+    q = build_mazur()
+    bp = Backprop(q["E_total"])
+    step = bp.step()
+    assert repr(step) == f"Step(1/{len(bp.order)} E_total: dE_total/dE_total = 1, 2 pushes)"
+    assert repr(bp) == f"Backprop(E_total: 1/{len(bp.order)} steps, next {bp.names[bp.current]})"
+    assert repr(step.terms[0]) == "Term(E_o1 += 1, grad -> 1)"
