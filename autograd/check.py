@@ -22,7 +22,7 @@ from .explain import Explanation, Factor, Group, Share, explain
 from .value import Value, topological_order
 
 if TYPE_CHECKING:
-    from .trace import Backprop
+    from .trace import Backprop, Step
 
 KINDS = ("correct", "missing_paths", "extra_paths", "missing_factor", "extra_factor", "wrong_factor", "sign",
          "scale", "unknown")
@@ -883,39 +883,50 @@ def quiz(backprop: Backprop, answers: Sequence[str | float] | None = None, *,
            f" formula in the labels (Enter: show it, q: quit).")
     if backprop.grad != 1.0:
         output(f"(the pass starts from grad {format_number(backprop.grad)}; the quiz asks for d{top}/dNODE itself)")
+    def pose(v: Value, index: int, taken: Step | None = None) -> Step | None:
+        """Ask for d root / d v, then take the step (or show ``taken``, a leaf's last push); None: quit."""
+        name = backprop.names[v]
+        while True:
+            answer = ask(f"step {index}/{len(backprop.order)}: d{top}/d{name} = ").strip()
+            if answer.lower() in ("q", "quit", "exit"):
+                output(f"stopped: {result}")
+                return None
+            if not answer:
+                verdict = None
+                break
+            try:
+                verdict = _check(root, v, answer, rtol, order)
+            except ValueError as e:
+                output(f"  {e}")
+                continue
+            break
+        result.answers.append((name, answer, verdict))
+        step = taken or backprop.step()
+        if verdict is None:
+            output(str(step))
+        elif verdict.ok:
+            output(f"  ✓ d{top}/d{name} = {format_number(verdict.value)}")
+        else:
+            output(f"  ✗ {verdict.kind.replace('_', ' ')}: {verdict.detail}")
+            if verdict.kind == "unknown":
+                output("\n".join(f"  {line}" for line in verdict.derivation.splitlines()))
+            output("  the right step:")
+            output("\n".join(f"  {line}" for line in str(step).splitlines()))
+        return step
+
     try:
         while not backprop.done:
             v = backprop.current
             if v is root or (not every and v.label is None):
-                backprop.step()
-                continue
-            name = backprop.names[v]
-            while True:
-                answer = ask(f"step {backprop.position + 1}/{len(backprop.order)}: d{top}/d{name} = ").strip()
-                if answer.lower() in ("q", "quit", "exit"):
-                    output(f"stopped: {result}")
-                    return result
-                if not answer:
-                    verdict = None
-                    break
-                try:
-                    verdict = _check(root, v, answer, rtol, order)
-                except ValueError as e:
-                    output(f"  {e}")
-                    continue
-                break
-            result.answers.append((name, answer, verdict))
-            step = backprop.step()
-            if verdict is None:
-                output(str(step))
-            elif verdict.ok:
-                output(f"  ✓ d{top}/d{name} = {format_number(verdict.value)}")
+                step = backprop.step()
             else:
-                output(f"  ✗ {verdict.kind.replace('_', ' ')}: {verdict.detail}")
-                if verdict.kind == "unknown":
-                    output("\n".join(f"  {line}" for line in verdict.derivation.splitlines()))
-                output("  the right step:")
-                output("\n".join(f"  {line}" for line in str(step).splitlines()))
+                step = pose(v, backprop.position + 1)
+                if step is None:
+                    return result
+            for t in step.terms:  # a leaf is not a step: ask for it where its last push made it final
+                if t.final and not t.input.inputs and (every or t.input.label is not None):
+                    if pose(t.input, backprop.position, step) is None:
+                        return result
     except (EOFError, KeyboardInterrupt):
         output("")
         output(f"stopped: {result}")
