@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import nn
-from autograd import OPS, Value, apply, compile_graph, linear, sum_values, topological_order
+from autograd import OPS, Value, apply, compile_graph, define_op, linear, sum_values, topological_order
 
 WEIGHTS = [f"w{k}" for k in range(1, 9)]
 
@@ -27,10 +27,24 @@ def same(a: float, b: float) -> bool:
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
+def built_left_to_right(root: Value) -> list[Value]:
+    """The nodes of ``root`` in the order Python builds an expression: operands left to right, then the op."""
+    order: list[Value] = []
+
+    def visit(v: Value) -> None:
+        if v not in order:
+            for c in v.inputs:
+                visit(c)
+            order.append(v)
+
+    visit(root)
+    return order
+
+
 def rebuild(root: Value, values: dict[Value, float]) -> tuple[Value, dict[Value, Value]]:
-    """The engine's own graph of ``root``'s ops on new leaf values, built in topological order."""
+    """The engine's own graph of ``root``'s ops on new leaf values, built as its code would build it again."""
     new: dict[Value, Value] = {}
-    for v in topological_order(root):
+    for v in built_left_to_right(root):
         if v.inputs:
             node = apply(v.op, tuple(new[c] for c in v.inputs), v.param)
         else:
@@ -447,3 +461,45 @@ def test_a_neuron_with_20000_inputs_compiles_and_matches():
     out.backward()
     assert same(loss, out.data)
     assert all(same(g, v.grad) for g, v in zip(grads, [*ws, b]))
+
+
+# -- n-ary derivatives and the order errors are reported in ----------------------------------------------
+
+def test_an_nary_derivative_with_a_condition_is_parenthesized_before_the_product():
+    """d max / d a = (1.0 if a == max else 0.0) times d_max: without parentheses it read 1.0 if ... else 0.0 * d."""
+    maximum = define_op("max_of_compile_test", forward="max(xs)", local="1.0 if x == out else 0.0",
+                        formula="1 if x == out else 0", arity="n")
+    a, b = Value(3.0, label="a"), Value(1.0, label="b")
+    loss = maximum(a, b) * 5.0
+    f = compile_graph(loss, [a, b])
+    assert "d_a = (1.0 if a == " in f.source
+    loss.backward()
+    value, (d_a, d_b) = f([3.0, 1.0])
+    assert (d_a, d_b) == (a.grad, b.grad) == (5.0, 0.0)
+    assert same(value, loss.data)
+
+
+def test_when_two_ops_would_fail_the_error_names_the_one_the_engine_builds_first():
+    def build(x, y):
+        first = x.log()  # built first: the engine stops here
+        second = y.log()
+        return first + second
+
+    x, y = Value(1.0, label="x"), Value(2.0, label="y")
+    f = compile_graph(build(x, y), [x, y])
+    kind, message = engine_error(build, [("x", -1.0), ("y", -2.0)])
+    assert "(label 'x')" in message
+    with pytest.raises(kind) as info:
+        f([-1.0, -2.0])
+    assert str(info.value) == message
+
+
+def test_an_nary_forward_of_plain_arithmetic_is_written_out_and_others_are_called():
+    from autograd.compile import expressions
+
+    lines, refs = expressions.forward_lines(OPS["linear"], 5)  # traced: the table's _linear, in its order
+    assert lines == ("{5} = 0.0 + {0} * {2} + {1} * {3} + {4}",) and refs == (0, 1, 2, 3, 4, expressions.OUT)
+    lines, _ = expressions.forward_lines(OPS["sum"], 3)  # math.fsum cannot run on symbols: called on a tuple
+    assert lines == ("{3} = math.fsum(({0}, {1}, {2}))",)
+    long, _ = expressions.forward_lines(OPS["linear"], 2 * 200 + 1)
+    assert len(long) == 4 and long[1].startswith("{401} = {401} + ")  # 202 terms, 64 a line
