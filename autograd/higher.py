@@ -232,7 +232,8 @@ def providers() -> dict[str, str]:
 
 
 def _forward_function(op: ops.Op) -> str | None:
-    """``f`` when the op's forward is ``f(x)`` (``f(xs)`` for n-ary), alone or as a branch of a guard."""
+    """``f`` when the op's forward is ``f(x)`` (``f(xs)`` for n-ary), alone or as a branch of a guard;
+    ``f`` is ``math.<name>``, a helper ``_name`` or a builtin such as ``abs``."""
     if op.param or op.arity == 2:
         return None
     operand = "xs" if op.arity == 0 else "x"
@@ -241,9 +242,10 @@ def _forward_function(op: ops.Op) -> str | None:
     for node in branches:
         if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords \
                 and isinstance(node.args[0], ast.Name) and node.args[0].id == operand:
-            name = ast.unparse(node.func)
-            if name.startswith("math.") or (isinstance(node.func, ast.Name) and node.func.id.startswith("_")):
-                return name
+            func = node.func
+            if isinstance(func, ast.Name) or (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                                              and func.value.id == "math"):
+                return ast.unparse(func)
     return None
 
 
@@ -275,11 +277,12 @@ class _Math:
 
     def __getattr__(self, attr: str) -> object:
         real = getattr(math, attr)
-        return _on_values(f"math.{attr}", real) if callable(real) else real
+        found = _on_values(f"math.{attr}", real) if callable(real) else real
+        setattr(self, attr, found)  # found by ordinary lookup from now on
+        return found
 
 
-def _abs(x):
-    return -x if x < 0.0 else x
+_MATH = _Math()
 
 
 def _float(x):
@@ -289,10 +292,11 @@ def _float(x):
 
 
 def _namespace() -> dict:
-    """Where local-derivative expressions run on Values: ``math``, the helpers and ``abs``/``float`` lifted."""
+    """Where local-derivative expressions run on Values: ``math``, the helpers, ``abs`` and ``float`` lifted
+    (``max``, ``min`` and ``len`` work on Values as they are: comparisons read data)."""
     ns = {}
     for key, item in ops.namespace().items():
         if key.startswith("_") and not key.startswith("__") and callable(item):
             ns[key] = _on_values(key, item)
-    ns.update(math=_Math(), INF=ops.INF, abs=_abs, float=_float)
+    ns.update(math=_MATH, INF=ops.INF, abs=_on_values("abs", abs), float=_float)
     return ns
