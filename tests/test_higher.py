@@ -413,3 +413,65 @@ def test_newton_demo_hessian_is_the_closed_form_away_from_the_optimum():
     a = [sigmoid(theta[0] * x[0] + theta[1] * x[1] + theta[2]) for x in xs]
     dL_db = sum(ai - y for ai, y in zip(a, ys)) / len(xs)  # the gradient's closed form X^T (a - y) / m
     assert abs(g[2] - dL_db) <= 1e-15
+
+
+# -- user-defined ops (autograd.define_op) -----------------------------------------------------------
+def define_op(*args, **kwargs):
+    import autograd
+
+    if not hasattr(autograd, "define_op"):
+        pytest.skip("autograd.define_op is not in this version yet")
+    return autograd.define_op(*args, **kwargs)
+
+
+def test_user_defined_sinh_and_cosh_differentiate_to_any_order():
+    sinh = define_op("higher_sinh", forward="math.sinh(x)", local="math.cosh(x)", formula="cosh(x)")
+    define_op("higher_cosh", forward="math.cosh(x)", local="math.sinh(x)", formula="sinh(x)")
+    x = Value(0.8, label="x")
+    g = sinh(x)
+    for order in range(1, 5):  # d^k sinh = cosh, sinh, cosh, sinh
+        (g,) = grad(g, x, create_graph=True)
+        assert g.op == ("higher_cosh" if order % 2 else "higher_sinh")
+        assert g.data == pytest.approx(math.cosh(0.8) if order % 2 else math.sinh(0.8), rel=1e-15)
+    y = Value(-0.4, label="y")
+    Hm = hessian(sinh(x * y), [x, y])  # d2/dx dy sinh(xy) = cosh(xy) + xy sinh(xy)
+    assert Hm[0][1] == pytest.approx(math.cosh(-0.32) - 0.32 * math.sinh(-0.32), rel=1e-14)
+    assert Hm[0][0] == pytest.approx(0.16 * math.sinh(-0.32), rel=1e-14)
+
+
+def test_a_user_op_works_twice_once_the_function_its_derivative_calls_is_an_op():
+    # d/dx [x erf(x) + exp(-x^2)/sqrt(pi)] = erf(x): differentiating that again needs an op for math.erf
+    ierf = define_op("higher_ierf", forward="x * math.erf(x) + math.exp(-x * x) / math.sqrt(math.pi)",
+                     local="math.erf(x)", formula="erf(x)")
+    x = Value(0.6, label="x")
+    assert grad(ierf(x), x) == (math.erf(0.6),)
+    if "higher_erf" not in OPS:
+        message = r"derivative of higher_ierf .* calls math.erf .* define an op for math.erf"
+        with pytest.raises(TypeError, match=message):
+            grad(ierf(x), x, create_graph=True)
+    define_op("higher_erf", forward="math.erf(x)", local="2.0 / math.sqrt(math.pi) * math.exp(-x * x)",
+              formula="2/sqrt(pi) exp(-x^2)")
+    (d1,) = grad(ierf(x), x, create_graph=True)
+    (d2,) = grad(d1, x, create_graph=True)
+    (d3,) = grad(d2, x)
+    assert d1.op == "higher_erf"
+    assert d2.data == pytest.approx(2.0 / math.sqrt(math.pi) * math.exp(-0.36), rel=1e-15)
+    assert d3 == pytest.approx(-4.0 * 0.6 / math.sqrt(math.pi) * math.exp(-0.36), rel=1e-14)
+
+
+def test_a_user_defined_nary_op_hessian_against_its_closed_form_and_central_differences():
+    prod = define_op("higher_prod", arity="n", forward="math.prod(xs)", local="math.prod(xs[:i] + xs[i + 1:])",
+                     formula="prod of the others")
+    xs = [0.7, -1.3, 2.1, 0.4]
+    leaves = [Value(x, label=f"x{i + 1}") for i, x in enumerate(xs)]
+    out = prod(leaves)
+    Hm = hessian(out, leaves)
+    for i in range(4):
+        for j in range(4):  # d2/dx_i dx_j prod = the product of the other two (0 on the diagonal)
+            want = 0.0 if i == j else math.prod(x for k, x in enumerate(xs) if k not in (i, j))
+            assert Hm[i][j] == pytest.approx(want, rel=1e-14, abs=1e-300)
+    numeric = central_hessian(lambda vs: prod(vs) * prod(vs).sigmoid(), xs)
+    analytic = hessian(prod(leaves) * prod(leaves).sigmoid(), leaves)
+    for i in range(4):
+        for j in range(4):
+            assert_close(analytic[i][j], numeric[i][j])
