@@ -160,26 +160,12 @@ def _locals(v: Value, ins: tuple[Value, ...], needed: set[Value], ns: dict) -> l
             if child in needed:
                 found.append((k, _evaluate(op, k, op.local[k], ns)))
         return found
-    xs = list(ins)
-    ns["xs"] = xs
+    ns["xs"] = list(ins)
     for k, child in enumerate(ins):
         if child in needed:
-            expr, partner = _nary_local(op, k, len(ins))
             ns["x"], ns["i"] = child, k
-            ns["y"] = None if partner is None else xs[partner]
-            found.append((k, _evaluate(op, k, expr, ns)))
+            found.append((k, _evaluate(op, k, op.local[0], ns)))
     return found
-
-
-def _nary_local(op: ops.Op, i: int, arity: int) -> tuple[str, int | None]:
-    """The expression of d out / d operand i of an n-ary node (in x, i, xs, out) and y's operand index.
-
-    Transition: while the table still has the tuple-building ``local`` with ``operand_local`` beside it,
-    that per-operand expression is used (its ``y`` is linear's partner operand).
-    """
-    if getattr(op, "operand_local", ""):
-        return ops.operand_local(op, i, arity)
-    return op.local[0], None
 
 
 def _evaluate(op: ops.Op, k: int, expr: str, ns: dict) -> Adjoint:
