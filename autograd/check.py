@@ -32,6 +32,7 @@ MAX_SUBSET_SHARES = 8  # a merge with more consumers tries single shares left ou
 MAX_SUBSET_PATHS = 10  # explanations with at most this many paths also try every subset of paths
 MAX_EXTRA = 64  # distinct factor values tried as an extra factor on every path
 MAX_VARIANTS = 20_000  # mistaken totals tried per level of the explanation, at most
+MAX_FINE_NODES = 5_000  # larger graphs are not tried node by node (explain(collapse=False) costs too much there)
 
 
 # -- formulas ----------------------------------------------------------------------------------
@@ -134,8 +135,11 @@ class Formula:
                     out = x / y
                 else:
                     out = x ** y
-            except (ZeroDivisionError, OverflowError) as e:
-                raise ValueError(f"check: {self.text_of(node)} with values {x!r}, {y!r}: {e}") from None
+            except ZeroDivisionError:
+                raise ValueError(f"check: division by zero in {self.text_of(node)} ({x!r}, {y!r})") from None
+            except OverflowError:
+                raise ValueError(f"check: {self.text_of(node)} is not finite: it overflows a float ({x!r},"
+                                 f" {y!r})") from None
             if isinstance(out, complex):
                 raise ValueError(f"check: {self.text_of(node)} has no real value ({x!r} ** {y!r})")
             return self._finite(out, node)
@@ -271,6 +275,10 @@ def check(output: Value, wrt: Value | str, claimed: float | str, *, rtol: float 
 
 
 def _check(output: Value, wrt: Value, claimed: float | str, rtol: float, order: list[Value]) -> Verdict:
+    if wrt not in set(order):
+        top = output.label if output.label is not None else "the output"
+        who = wrt.label if wrt.label is not None else repr(wrt)
+        raise ValueError(f"check: {who} is not in the graph of {top} ({top} does not depend on it)")
     formula = None
     if isinstance(claimed, str) and _is_number(claimed.strip()):
         claimed = float(claimed)
@@ -290,13 +298,17 @@ def _check(output: Value, wrt: Value, claimed: float | str, rtol: float, order: 
     verdict = Verdict(False, e.total, number, "unknown", "", e.names[output], e.names[wrt],
                       formula.text if formula else None, rtol=rtol, derivation=str(e))
     if formula is not None:
-        verdict.comparison = _compare(formula, e, rtol)
+        try:
+            verdict.comparison = _compare(formula, e, rtol)
+        except (RecursionError, ValueError):  # a formula too deep to print back, or a part outside a domain
+            verdict.comparison = []
     if _close(number, e.total, rtol):
         verdict.ok, verdict.kind = True, "correct"
         verdict.detail = f"it agrees with the engine's {format_number(e.total)} within rtol={rtol:g}."
         return verdict
-    if any(len(s.factor.chain) > 2 or len(s.factor.chains) != 1 for g in e.groups for s in g.shares):
-        # folded factors hold chains of their own: also try every node's local derivative
+    folded = any(len(s.factor.chain) > 2 or len(s.factor.chains) != 1 for g in e.groups for s in g.shares)
+    fine = folded and len(order) <= MAX_FINE_NODES  # folded factors hold chains: try every node's derivative too
+    if fine:
         levels.append(explain(output, wrt, collapse=False, max_paths=levels[0].max_paths))
     upstream = _upstream(output, order)
     same_op: dict[str, list[Value]] = {}
@@ -311,6 +323,8 @@ def _check(output: Value, wrt: Value, claimed: float | str, rtol: float, order: 
             if _close(number, value, rtol) and not _close(value, ex.total, rtol):
                 found.append((level, _PRIORITY[kind], priority, kind, describe))
         tried.append(variants.summary())
+    if folded and not fine:
+        tried.append(f"not node by node (the graph has {len(order)} nodes, more than {MAX_FINE_NODES})")
     verdict.tried = "; ".join(tried)
     if not found:
         verdict.detail = (f"none of the usual mistakes gives {format_number(number)} (the engine has"
@@ -322,7 +336,7 @@ def _check(output: Value, wrt: Value, claimed: float | str, rtol: float, order: 
     seen = {verdict.detail}
     for *_, kind, describe in found[1:]:
         text = describe()
-        if text not in seen and len(verdict.alternatives) < 2:
+        if kind != verdict.kind and text not in seen and len(verdict.alternatives) < 2:
             seen.add(text)
             verdict.alternatives.append(f"{kind}: {text}")
     return verdict
@@ -333,7 +347,10 @@ _PRIORITY = {"sign": 0, "scale": 1, "missing_paths": 2, "missing_factor": 3, "wr
 
 
 def _close(a: float, b: float, rtol: float) -> bool:
-    return abs(a - b) <= rtol * max(abs(a), abs(b)) or abs(a - b) <= 1e-15
+    """Within ``rtol`` of each other; next to an exact 0, within 1e-12 (a hand sum that cancels leaves dust)."""
+    if a == 0.0 or b == 0.0:
+        return abs(a - b) <= 1e-12
+    return abs(a - b) <= rtol * max(abs(a), abs(b))
 
 
 def _labels(order: Sequence[Value]) -> dict[str, float]:
@@ -758,16 +775,19 @@ def _compare(formula: Formula, ex: Explanation, rtol: float) -> list[str]:
         runs = range(i + 1, len(pieces) + 1)
         hit = next(((j, name) for j in runs for name, v in factors
                     if _close(math.prod(values[i:j]), v, rtol)), None)  # the shortest run that is a factor
+        if hit is None:
+            hit = next(((j, f"-{name} ✗ (the sign)") for j in runs for name, v in factors
+                        if _close(-math.prod(values[i:j]), v, rtol)), None)
         if hit is None and len(pieces) > 1:  # else the longest one that is a gradient on the way (a delta)
             hit = next(((j, name) for j in reversed(runs) if j - i < len(pieces) for name, v in known
                         if v != 1.0 and _close(math.prod(values[i:j]), v, rtol)), None)
             coarse |= hit is not None
         j, name = hit if hit is not None else (i + 1, None)
         text = " * ".join(("1/" if inv else "") + _paren(formula.text_of(n), n) for n, inv in pieces[i:j])
-        lines.append(f"{text} = {num(math.prod(values[i:j]))}: " + (f"{name} ✓" if name else
-                                                                     "matches no chain-rule factor"))
+        mark = "" if name is None or name.endswith(")") else " ✓"
+        lines.append(f"{text} = {num(math.prod(values[i:j]))}: {name or 'matches no chain-rule factor'}{mark}")
         if name:
-            matched.add(name)
+            matched.add(name.split(" ")[0].lstrip("-"))
         i = j
     if not ex.grouped and len(ex.paths) == 1 and not coarse:
         lines += [f"missing: {d(f.child, f.parent)} = {num(f.value)}" for f in ex.paths[0].factors

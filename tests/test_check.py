@@ -12,7 +12,7 @@ import pytest
 from conftest import TOL
 
 import nn
-from autograd import Backprop, Verdict, check, check_all, explain, ops
+from autograd import Backprop, Value, Verdict, check, check_all, explain, ops
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # demos is not an installed package; import it from the checkout
@@ -358,3 +358,70 @@ def test_the_readme_example_runs_as_written(capsys):
     assert "dE_total/dw1 = 0.000438568, not 0.000668396: missing paths" in out
     assert "out_h1 also receives dE_o2/dout_h1 = -0.019049118 from E_o2 through net_o2" in out
     assert "False missing_factor" in out
+
+
+def test_a_tiny_gradient_with_the_wrong_sign_is_not_correct():
+    x = Value(0.5, label="x")
+    y = x * 1e-20
+    y.label = "y"
+    assert check(y, x, 1e-20).ok
+    assert check(y, x, -1e-20).kind == "sign"
+    z = x * 0.0
+    z.label = "z"
+    assert check(z, x, 0.0).ok and check(z, x, 1e-13).ok and not check(z, x, 0.1).ok
+
+
+def test_a_formula_too_deep_or_too_large_is_a_value_error(q):
+    with pytest.raises(ValueError, match="nested too deeply"):
+        check(q["E_total"], "w5", "-" * 50_000 + "w5")
+    with pytest.raises(ValueError, match="finite"):
+        check(q["E_total"], "w5", "10.0 ** 400")
+    with pytest.raises(ValueError, match="no real value"):
+        check(q["E_total"], "w5", "(-8) ** (1/3)")
+
+
+# -- the formula evaluator computes what the engine computes ---------------------------------------
+def _expressions():
+    from hypothesis import strategies as st
+
+    leaves = st.sampled_from(["a", "b", "c"]).map(lambda name: (name, lambda v, name=name: v[name]))
+    numbers = st.sampled_from([0.5, 2.0, 3.0]).map(lambda x: (repr(x), lambda v, x=x: Value(x)))
+
+    def grow(inner):
+        pair = st.tuples(inner, inner)
+        return st.one_of(
+            pair.map(lambda p: (f"({p[0][0]} + {p[1][0]})", lambda v, p=p: p[0][1](v) + p[1][1](v))),
+            pair.map(lambda p: (f"({p[0][0]} - {p[1][0]})", lambda v, p=p: p[0][1](v) - p[1][1](v))),
+            pair.map(lambda p: (f"{p[0][0]} * {p[1][0]}", lambda v, p=p: p[0][1](v) * p[1][1](v))),
+            pair.map(lambda p: (f"{p[0][0]} / (1 + sigmoid({p[1][0]}))",
+                                lambda v, p=p: p[0][1](v) / (1 + p[1][1](v).sigmoid()))),
+            inner.map(lambda e: (f"-({e[0]})", lambda v, e=e: -e[1](v))),
+            inner.map(lambda e: (f"tanh({e[0]})", lambda v, e=e: e[1](v).tanh())),
+            inner.map(lambda e: (f"exp(tanh({e[0]}))", lambda v, e=e: e[1](v).tanh().exp())),
+            inner.map(lambda e: (f"({e[0]}) ** 2", lambda v, e=e: e[1](v) ** 2)),
+        )
+
+    return st.recursive(st.one_of(leaves, numbers), grow, max_leaves=8)
+
+
+def test_a_formula_evaluates_to_what_the_engine_computes():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from autograd.check import Formula
+
+    data = st.floats(min_value=-2.0, max_value=2.0, allow_nan=False)
+
+    @settings(max_examples=60, deadline=None)
+    @given(_expressions(), data, data, data)
+    def run(expression, a, b, c):
+        text, build = expression
+        leaves = {"a": Value(a, label="a"), "b": Value(b, label="b"), "c": Value(c, label="c")}
+        out = build(leaves) + leaves["a"] * 0 + leaves["b"] * 0 + leaves["c"] * 0  # every label in the graph
+        assert Formula(text, {"a": a, "b": b, "c": c}).value() == pytest.approx(build(leaves).data, rel=1e-12)
+        dout_da = explain(out, leaves["a"]).total
+        assert check(out, leaves["a"], dout_da).ok
+        if dout_da != 0.0:
+            assert check(out, leaves["a"], -dout_da).kind == "sign"
+
+    run()
