@@ -43,12 +43,12 @@ def _functions() -> dict[str, ops.Op]:
     """The callable names: every op of the table by its name, its Value method and its display name (ln)."""
     table: dict[str, ops.Op] = {}
     for op in ops.OPS.values():
-        names = [op.name, op.method] if getattr(op, "method", None) else [op.name]
-        shown = re.fullmatch(r"(\w+)\(\{x\}\)", op.show)
-        if shown:
-            names.append(shown.group(1))
+        names = [op.name, getattr(op, "method", None)]
+        shown = re.fullmatch(r"(\w+)\(\{x\}\)", op.show or "")
+        names.append(shown.group(1) if shown else None)
         for name in names:
-            table.setdefault(name, op)
+            if name and name.isidentifier() and not name.startswith("_"):  # not the operators' __add__
+                table.setdefault(name, op)
     return table
 
 
