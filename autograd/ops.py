@@ -371,6 +371,9 @@ define_op("rpow_const", forward="n ** x", local="out * math.log(n)", formula="n^
           arity=1, param=True, method="__rpow__",
           checks=(("n > 0.0", ValueError, "base must be > 0 for a Value exponent"),),
           precedence=POWER_P, binds=(ATOM_P,))
+# a constant factor that belongs to its node (the 1/2 of a squared error): no constant leaf with a gradient
+define_op("scale", forward="n * x", local="n", formula="n", show="{n} * {x}", arity=1, param=True,
+          precedence=PRODUCT_P, binds=(PRODUCT_P,))
 define_op("exp", forward="math.exp(x) if x < 709.8 else INF", local="out", formula="exp(x)", show="exp({x})",
           arity=1, method="exp")
 define_op("log", forward="math.log(x)", local="1.0 / x", formula="1/x", show="ln({x})", arity=1, method="log",

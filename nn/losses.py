@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 
-from autograd import Value, logsumexp, sum_values
+from autograd import Value, apply, logsumexp, sum_values
 
 Scalar = Value | float
 REDUCTIONS = ("mean", "sum", "half_sum")
@@ -34,14 +34,15 @@ def _unit(x: Scalar, who: str, what: str) -> float:
 
 
 def squared_errors(pred: Sequence[Scalar], target: Sequence[Scalar], scale: float = 1.0) -> list[Value]:
-    """One node ``scale * (t_i - p_i)^2`` per output (``scale`` 0.5 gives the reference's E_o1, E_o2)."""
+    """One node ``scale * (t_i - p_i)^2`` per output (``scale`` 0.5 gives the reference's E_o1, E_o2); the
+    factor is the constant parameter of a ``scale`` node, not a constant leaf with a gradient of its own."""
     ps = _values(pred, "mse_loss", "pred")
     ts = _sequence(target, "mse_loss", "target")  # a number becomes a constant leaf in ``t - p``
     if len(ps) != len(ts):
         raise ValueError(f"mse_loss: pred has {len(ps)} values but target has {len(ts)}")
     if scale == 1.0:
         return [(t - p) ** 2 for p, t in zip(ps, ts)]
-    return [scale * (t - p) ** 2 for p, t in zip(ps, ts)]
+    return [apply("scale", [(t - p) ** 2], scale) for p, t in zip(ps, ts)]
 
 
 def mse_loss(pred: Sequence[Scalar], target: Sequence[Scalar], reduction: str = "mean") -> Value:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nn
-from autograd import Value, gradcheck
+from autograd import Value, gradcheck, topological_order
 
 # Reference, section 2: scores [2, 3, 4], the correct class is the second.
 PUBLISHED_SOFTMAX = (0.090030573, 0.244728471, 0.665240956)
@@ -58,8 +58,12 @@ def test_mse_gradient_flows_to_value_targets():
 
 
 def test_squared_errors_scale():
-    terms = nn.squared_errors([Value(3.0)], [1.0], scale=0.5)
-    assert terms[0].data == 2.0 and terms[0].op == "mul"
+    terms = nn.squared_errors([Value(3.0, label="p")], [1.0], scale=0.5)
+    (e,) = terms
+    assert e.data == 2.0 and e.op == "scale" and e.param == 0.5  # the 1/2 is the node's parameter
+    assert all(x.inputs or x.label is not None or x.data == 1.0 for x in topological_order(e))  # no 0.5 leaf
+    e.backward()
+    assert e.local_grads == (0.5,) and e.inputs[0].op == "pow_const"
 
 
 # -- softmax and cross-entropy -------------------------------------------------------------------

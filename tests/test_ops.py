@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograd import OPS, Value, gradcheck, linear, logsumexp, sum_values
+from autograd import OPS, Value, apply, gradcheck, linear, logsumexp, sum_values
 from autograd.ops import formula_text, namespace, operand_expression
 
 sig = lambda x: 1.0 / (1.0 + math.exp(-x))
@@ -23,6 +23,7 @@ CASES = {
     "pow": (lambda x, y: x**y, [1.5, 2.5], 1.5**2.5, (2.5 * 1.5**1.5, 1.5**2.5 * math.log(1.5))),
     "pow_const": (lambda x: x**3, [-1.5], -3.375, (3 * 2.25,)),
     "rpow_const": (lambda x: 2**x, [1.5], 2**1.5, (2**1.5 * math.log(2),)),
+    "scale": (lambda x: apply("scale", [x], 0.5), [1.5], 0.75, (0.5,)),
     "exp": (lambda x: x.exp(), [0.7], math.exp(0.7), (math.exp(0.7),)),
     "log": (lambda x: x.log(), [0.7], math.log(0.7), (1 / 0.7,)),
     "sqrt": (lambda x: x.sqrt(), [0.7], math.sqrt(0.7), (0.5 / math.sqrt(0.7),)),

@@ -185,3 +185,25 @@ def test_an_explanation_reprs_as_one_line_and_shows_as_math_in_jupyter():
     grouped = explain(out, x)
     assert repr(grouped) == f"Explanation(dout/dx = {format_number(grouped.total)}, 128 paths, grouped form)"
     assert grouped._repr_latex_().startswith("$$\\begin{aligned}") and "grouped form" in grouped._repr_markdown_()
+
+
+def test_the_half_of_a_squared_error_belongs_to_its_node():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from demos import mazur
+
+    q = mazur.build()[2]
+    q["E_total"].backward()
+    e_o1 = q["E_o1"]
+    assert e_o1.op == "scale" and e_o1.param == 0.5 and e_o1.inputs[0].op == "pow_const"
+    for collapse in (True, False):
+        dot = to_dot(q["E_total"], collapse=collapse)
+        assert "leaf#" not in dot
+    bp = Backprop(q["E_total"])
+    bp.run()
+    assert len(bp.steps) == 15 and all(s.node.inputs for s in bp.steps)
+    assert "E_o1 = 0.5 * pow_const#" in str(bp.steps[1])
+    factor = explain(q["E_total"], q["w5"], collapse=True).paths[0].factors[0]
+    assert factor.formula == "-(target_o1 - out_o1)"
