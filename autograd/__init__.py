@@ -9,6 +9,7 @@ from .construct import apply, linear, logsumexp, node_constructor, sum_values
 from .explain import Explanation, Factor, Path, explain
 from .gcpause import no_gc
 from .gradcheck import GradcheckError, gradcheck
+from .graph import Graph
 from .higher import grad, hessian
 from .ops import OPS, Op, define_op
 from .render import draw, render_steps, to_dot
@@ -23,6 +24,7 @@ __all__ = [
     "Explanation",
     "Factor",
     "GradcheckError",
+    "Graph",
     "OPS",
     "Op",
     "Path",

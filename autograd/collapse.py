@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from .names import node_names
+from .graph import Graph, as_graph
 from .text import (  # noqa: F401  (number_text, operand_text, term_formula: imported from here by render)
     ATOM,
     edge_formula,
@@ -22,7 +22,7 @@ from .text import (  # noqa: F401  (number_text, operand_text, term_formula: imp
     product_formula,
     term_formula,
 )
-from .value import Value, dependencies, topological_order
+from .value import Value
 
 MAX_CHAINS = 64  # a folded edge lists its chains only up to this many
 MAX_CHAIN_NODES = 512  # ... and only while they hold at most this many nodes in all (long chains stay cheap)
@@ -47,9 +47,12 @@ class FoldedEdge:
         return not self.chains or any(len(c) > 2 for c in self.chains)
 
 
-def kept_nodes(root: Value, collapse: Collapse = True, order: list[Value] | None = None) -> set[Value]:
-    """The nodes that stay visible: see ``folded_edges`` (``order``: ``topological_order(root)`` if known)."""
-    order = topological_order(root) if order is None else order
+def kept_nodes(root: Value | Graph, collapse: Collapse = True, order: list[Value] | None = None) -> set[Value]:
+    """The nodes that stay visible: see ``folded_edges`` (``order``: the topological order, if known)."""
+    if isinstance(root, Graph):
+        root, order = root.root, root.order
+    elif order is None:
+        order = Graph(root).order
     if collapse is False or collapse is None:
         return set(order)
     if collapse is True:
@@ -67,35 +70,36 @@ def kept_nodes(root: Value, collapse: Collapse = True, order: list[Value] | None
     }
 
 
-def folded_edges(root: Value, collapse: Collapse = True) -> list[FoldedEdge]:
+def folded_edges(root: Value | Graph, collapse: Collapse = True) -> list[FoldedEdge]:
     """The graph among kept nodes.
 
     ``collapse=True`` keeps the root, labeled nodes and leaves; an iterable of Values or
     labels keeps those plus the root and labeled leaves; ``False`` keeps every node.
     """
-    return fold(root, kept_nodes(root, collapse))
+    return as_graph(root, "folded_edges").folded(collapse)
 
 
-def fold(root: Value, kept: Collection[Value], max_chains: int = MAX_CHAINS,
+def fold(graph: Graph | Value, kept: Collection[Value], max_chains: int = MAX_CHAINS,
          order: list[Value] | None = None) -> list[FoldedEdge]:
     """Folded edges among ``kept`` (children in backward order, parents in input order).
 
-    ``order`` is ``topological_order(root)`` when the caller has it already.
+    ``graph`` is a Graph, or a root Value (``order``: its topological order when the caller has it already).
+    A wide node's inputs are indexed once (``Graph.positions``), not rescanned per distinct input.
     """
-    order = topological_order(root) if order is None else order
-    pos = {v: i for i, v in enumerate(order)}
-    names = node_names(order)
+    g = graph if isinstance(graph, Graph) else Graph._of(graph, order)
+    order, pos, names = g.order, g.index, g.names
     texts: dict[Value, tuple[str, int]] = {}
     edges: list[FoldedEdge] = []
     for k in reversed(order):
-        if k not in kept or not k.inputs:
+        if k not in kept or k._a is None:
             continue
-        if all(c in kept for c in k.inputs):  # nothing folded: one real edge per input
-            for p in dict.fromkeys(k.inputs):
-                value, formula = _direct(k, p, names)
+        ins = k.inputs
+        if all(c in kept for c in ins):  # nothing folded: one real edge per input
+            for p in _distinct(ins):
+                value, formula = _direct(k, p, names, g)
                 edges.append(FoldedEdge(k, p, value, formula, ((k, p),)))
             continue
-        region = list(dependencies(k, kept.__contains__))  # k and what it reaches without passing a kept node
+        region = _region(k, kept)  # k and what it reaches without passing a kept node
         region.sort(key=pos.__getitem__, reverse=True)
         deriv: dict[Value, float] = {k: 1.0}
         count: dict[Value, int] = {k: 1}
@@ -108,11 +112,11 @@ def fold(root: Value, kept: Collection[Value], max_chains: int = MAX_CHAINS,
                 continue
             for c, local in zip(v.inputs, v.local_grads):
                 deriv[c] = deriv.get(c, 0.0) + local * deriv[v]
-            for c in dict.fromkeys(v.inputs):
+            for c in _distinct(v.inputs):
                 count[c] = count.get(c, 0) + count[v]
                 depth[c] = max(depth.get(c, 0), depth[v] + 1)
                 consumers.setdefault(c, []).append(v)
-        first = {p: i for i, p in enumerate(dict.fromkeys(k.inputs))}
+        first = {p: i for i, p in enumerate(_distinct(ins))}
         targets.sort(key=lambda p: (first.get(p, len(first)), -pos[p]))
         for p in targets:
             if count[p] > max_chains or count[p] * depth[p] > MAX_CHAIN_NODES:
@@ -124,9 +128,9 @@ def fold(root: Value, kept: Collection[Value], max_chains: int = MAX_CHAINS,
             else:
                 chains = _chains(k, p, consumers)
                 if chains == ((k, p),):
-                    formula = _direct(k, p, names)[1]
+                    formula = _direct(k, p, names, g)[1]
                 else:
-                    formula = " + ".join(_chain_formula(c, kept, names, texts) for c in chains)
+                    formula = " + ".join(_chain_formula(c, kept, names, texts, g) for c in chains)
             edges.append(FoldedEdge(k, p, deriv[p], formula, chains))
     return edges
 
@@ -149,13 +153,36 @@ def _chains(k: Value, p: Value, consumers: dict[Value, list[Value]]) -> tuple[tu
     return tuple(done)
 
 
-def _direct(k: Value, p: Value, names: dict[Value, str]) -> tuple[float, str]:
+def _distinct(ins: tuple[Value, ...]) -> Iterable[Value]:
+    """The inputs without repeats, in order."""
+    if len(ins) == 2 and ins[0] is ins[1]:
+        return ins[:1]
+    return dict.fromkeys(ins) if len(ins) > 2 else ins
+
+
+def _region(k: Value, kept: Collection[Value]) -> list[Value]:
+    """``k`` and every node it reaches without passing a kept node (kept ones are included, not entered)."""
+    seen = {k}
+    stack = [k]
+    while stack:
+        v = stack.pop()
+        if v is not k and v in kept:
+            continue
+        for c in v.inputs:
+            if c not in seen:
+                seen.add(c)
+                stack.append(c)
+    return list(seen)
+
+
+def _direct(k: Value, p: Value, names: dict[Value, str], g: Graph) -> tuple[float, str]:
     """The derivative of ``k`` wrt its input ``p`` summed over p's positions, and its formula."""
+    positions = g.positions(k, p)
+    local = k.local_grads
     value = 0.0
-    for c, local in zip(k.inputs, k.local_grads):
-        if c is p:
-            value += local
-    return value, edge_formula(k, p, names)
+    for i in positions:
+        value += local[i]
+    return value, edge_formula(k, p, names, positions=positions)
 
 
 def _text(v: Value, kept: Collection[Value], names: dict[Value, str], memo: dict) -> tuple[str, int]:
@@ -164,11 +191,13 @@ def _text(v: Value, kept: Collection[Value], names: dict[Value, str], memo: dict
                 lambda u, text: text if len(text[0]) <= MAX_TEXT else (names[u], ATOM), memo)
 
 
-def _chain_formula(chain: tuple[Value, ...], kept: Collection[Value], names: dict[Value, str], memo: dict) -> str:
+def _chain_formula(chain: tuple[Value, ...], kept: Collection[Value], names: dict[Value, str], memo: dict,
+                   g: Graph) -> str:
     def operand(x: Value) -> tuple[str, int]:
         return _text(x, kept, names, memo)
 
-    return product_formula([edge_tree(u, c, names, operand) for u, c in zip(chain, chain[1:])])
+    return product_formula([edge_tree(u, c, names, operand, positions=g.positions(u, c))
+                            for u, c in zip(chain, chain[1:])])
 
 
 def _name(v: Value) -> str:

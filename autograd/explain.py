@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .collapse import Collapse, FoldedEdge, fold, kept_nodes
-from .names import node_names
+from .collapse import Collapse, FoldedEdge
+from .graph import Graph, as_graph
+from .names import markdown_code, markdown_text
 from .text import format_number, is_one, tex_name, tex_number
-from .value import Value, dependencies, topological_order
+from .value import Value
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,11 @@ class Explanation:
     total: float
     grouped: bool  # True when the grouped form replaced the paths (more than max_paths)
     groups: list[Group]  # every node between output and wrt, output side first
-    count: int  # number of paths
+    count: int  # number of paths, counted exactly up to max_paths (max_paths + 1 stands for more)
     max_paths: int = 64
     precision: int = 9
     names: dict[Value, str] = field(default_factory=dict, repr=False)
+    graph: Graph | None = field(default=None, repr=False, compare=False)
 
     # -- text ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -136,7 +138,7 @@ class Explanation:
         head = self._d(self.output, self.wrt)
         if self.grouped:
             lines = [
-                f"{head}: {self.count} paths, more than max_paths={self.max_paths}; grouped form instead"
+                f"{head}: more than max_paths={self.max_paths} paths; grouped form instead"
                 f" (the backward pass over the {len(self.groups) + 1} nodes between {self.names[self.wrt]}"
                 f" and {self.names[self.output]}):"
             ]
@@ -166,28 +168,30 @@ class Explanation:
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
-        """The explanation as Markdown (tables of paths and factors)."""
-        head = f"**{self._d(self.output, self.wrt)} = {self._n(self.total)}**"
+        """The explanation as Markdown (tables of paths and factors; labels with ``|`` or line breaks escaped)."""
+        md = markdown_text
+        head = f"**{md(self._d(self.output, self.wrt))} = {self._n(self.total)}**"
         out = [head, ""]
         if self.grouped:
-            out.append(f"{self.count} paths (more than max_paths={self.max_paths}): grouped form, node by node.")
+            out.append(f"More than max_paths={self.max_paths} paths: grouped form, node by node.")
             out += ["", "| node | sum over consumers | value |", "|---|---|---|"]
             for g in self.groups:
                 terms = " + ".join(self._share_name(s, g.node) for s in g.shares)
-                out.append(f"| `{self.names[g.node]}` | {terms} | {self._n(g.grad)} |")
+                out.append(f"| {markdown_code(self.names[g.node])} | {md(terms)} | {self._n(g.grad)} |")
             return "\n".join(out)
         out += ["| path | factors | product |", "|---|---|---|"]
         for i, p in enumerate(self.paths, 1):
             factors = " × ".join(f"{self._d(f.child, f.parent)} ({self._n(f.value)})" for f in p.factors) or "1"
-            out.append(f"| {i} | {factors} | {self._n(p.product)} |")
+            out.append(f"| {i} | {md(factors)} | {self._n(p.product)} |")
         merges = self.merges()
         if len(self.paths) > 1 and merges:
             out += ["", "Grouped (delta) form, where the paths meet:", ""]
-            out += [f"- {self._group_line(g)}" for g in merges]
+            out += [f"- {md(self._group_line(g))}" for g in merges]
         factors = self.factors()
         if factors:
             out += ["", "| factor | formula | value |", "|---|---|---|"]
-            out += [f"| {self._d(f.child, f.parent)} | `{f.formula}` | {self._n(f.value)} |" for f in factors]
+            out += [f"| {md(self._d(f.child, f.parent))} | {markdown_code(f.formula)} | {self._n(f.value)} |"
+                    for f in factors]
         return "\n".join(out)
 
     def _repr_markdown_(self) -> str:
@@ -231,35 +235,39 @@ class Explanation:
 
 
 # -- building ---------------------------------------------------------------------------------
-def explain(output: Value, wrt: Value, *, collapse: Collapse = False, max_paths: int = 64,
+def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, max_paths: int = 64,
             precision: int = 9) -> Explanation:
-    """The chain-rule paths from ``output`` to ``wrt`` (or the grouped form above ``max_paths``).
+    """The chain-rule paths from ``output`` (a Value or a Graph) to ``wrt`` (or the grouped form above ``max_paths``).
 
     ``collapse=True`` folds unlabeled nodes and merges pure-sum factors of exactly 1 (``dE_total/dE_o1``)
     into their neighbour, giving the hand derivation's factors; ``collapse=[labels or Values]`` keeps
     just those quantities (plus output, wrt and labeled leaves).
     """
-    order = topological_order(output)
-    names = node_names(order)
-    if wrt not in set(order):
-        who = wrt.label if wrt.label is not None else repr(wrt)
+    g = as_graph(output, "explain")
+    output, order, names = g.root, g.order, g.names
+    if wrt not in g:
+        who = wrt.label if isinstance(wrt, Value) and wrt.label is not None else repr(wrt)
         top = names[output]
         raise ValueError(f"explain: {who} is not in the graph of {top} ({top} does not depend on it)")
-    grad = _backward(output, order)
-    kept = set(order) if collapse is False else kept_nodes(output, collapse, order) | {wrt}
+    grad = g.gradients()
+    kept = g.kept(collapse)
     by_child: dict[Value, list[FoldedEdge]] = {}
-    for e in fold(output, kept, order=order):
+    for e in g.folded(collapse, (wrt,)):
         by_child.setdefault(e.child, []).append(e)
 
-    # nodes between wrt and output (those that reach wrt), and the number of paths from each to wrt
+    # nodes between wrt and output (those that reach wrt), and the number of paths from each to wrt,
+    # counted exactly up to max_paths only (so the numbers stay small on any graph)
+    cap = max_paths + 1
     paths_from: dict[Value, int] = {}
     for v in order:
         if v is wrt:
             paths_from[v] = 1
         elif v in kept:
-            n = sum(paths_from.get(e.parent, 0) for e in by_child.get(v, ()))
+            n = 0
+            for e in by_child.get(v, ()):
+                n += paths_from.get(e.parent, 0)
             if n:
-                paths_from[v] = n
+                paths_from[v] = min(n, cap)
     count = paths_from[output]
     relevant = [v for v in reversed(order) if v in paths_from]  # output first
     edges = {v: [e for e in by_child.get(v, ()) if e.parent in paths_from] for v in relevant if v is not wrt}
@@ -277,17 +285,7 @@ def explain(output: Value, wrt: Value, *, collapse: Collapse = False, max_paths:
             top = None if grouped or len(up[v]) == 1 else _top(e, grad, edges, up, output)
             shares.append(Share(e.child, _factor(e), grad[e.child], grad[e.child] * e.value, top))
         groups.append(Group(v, grad[v], shares))
-    return Explanation(output, wrt, paths, grad[wrt], grouped, groups, count, max_paths, precision, names)
-
-
-def _backward(output: Value, order: list[Value]) -> dict[Value, float]:
-    """d output / d node for every node, in backward()'s order of operations (so equal to it exactly)."""
-    grad = {output: 1.0}
-    for v in reversed(order):
-        g = grad.get(v, 0.0)
-        for child, local in zip(v.inputs, v.local_grads):
-            grad[child] = grad.get(child, 0.0) + local * g
-    return grad
+    return Explanation(output, wrt, paths, grad[wrt], grouped, groups, count, max_paths, precision, names, g)
 
 
 def _factor(e: FoldedEdge) -> Factor:
@@ -360,7 +358,7 @@ def _top(e: FoldedEdge, grad: dict[Value, float], edges: dict, up: dict, output:
     """The node S with d output/d S == 1 whose only route to ``e.parent`` is through ``e`` (so the
     share is d S / d parent), climbing single-consumer nodes from ``e.child``; None if there is none."""
     c, n = e.child, e.parent
-    if any(n in dependencies(f.parent) for f in edges[c] if f.parent is not n):
+    if any(_reaches(f.parent, n, edges) for f in edges[c] if f.parent is not n):
         return None
     top, cur = None, c
     while True:
@@ -374,3 +372,18 @@ def _top(e: FoldedEdge, grad: dict[Value, float], edges: dict, up: dict, output:
             break
         cur = nxt
     return top
+
+
+def _reaches(a: Value, b: Value, edges: dict[Value, list[FoldedEdge]]) -> bool:
+    """True when ``b`` is ``a`` or below it, along ``edges`` (the folded edges between output and wrt)."""
+    seen = {a}
+    stack = [a]
+    while stack:
+        v = stack.pop()
+        if v is b:
+            return True
+        for e in edges.get(v, ()):
+            if e.parent not in seen:
+                seen.add(e.parent)
+                stack.append(e.parent)
+    return False

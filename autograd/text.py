@@ -138,11 +138,12 @@ def term_formula(child: Value, i: int, names: dict[Value, str], operand: Operand
 
 
 def edge_formula(child: Value, parent: Value, names: dict[Value, str], operand: Operand | None = None,
-                 limit: int | None = None) -> str:
-    """d child / d parent for one real edge, the sum of ``term_formula`` over the positions of ``parent``."""
-    text = _print(edge_tree(child, parent, names, operand))[0]
+                 limit: int | None = None, positions: Sequence[int] | None = None) -> str:
+    """d child / d parent for one real edge, the sum of ``term_formula`` over the positions of ``parent``
+    (``positions``: where it stands among ``child``'s inputs, if known: ``Graph.positions``)."""
+    text = _print(edge_tree(child, parent, names, operand, positions))[0]
     if limit is not None and len(text) > limit and operand is not None:
-        text = _print(edge_tree(child, parent, names))[0]
+        text = _print(edge_tree(child, parent, names, positions=positions))[0]
     return text
 
 
@@ -166,12 +167,14 @@ def is_one(child: Value, i: int) -> bool:
     return _number(tree) and tree == 1
 
 
-def edge_tree(child: Value, parent: Value, names: dict[Value, str], operand: Operand | None = None) -> object:
+def edge_tree(child: Value, parent: Value, names: dict[Value, str], operand: Operand | None = None,
+              positions: Sequence[int] | None = None) -> object:
     """``edge_formula`` as an expression tree (for ``product_formula``)."""
+    if positions is None:
+        positions = [i for i, x in enumerate(child.inputs) if x is parent]
     total: object = 0.0
-    for i, x in enumerate(child.inputs):
-        if x is parent:
-            total = _add(total, term_tree(child, i, names, operand))
+    for i in positions:
+        total = _add(total, term_tree(child, i, names, operand))
     return total
 
 

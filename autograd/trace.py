@@ -6,9 +6,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .names import node_names
+from .graph import Graph, as_graph
+from .names import markdown_code, markdown_text
 from .text import expression, format_number, term_formula
-from .value import Number, Value, _to_float, topological_order
+from .value import Number, Value, _to_float
 
 if TYPE_CHECKING:
     import graphviz
@@ -97,14 +98,14 @@ class Backprop:
     pass alone).
     """
 
-    def __init__(self, root: Value, grad: Number = 1.0, precision: int = 9) -> None:
-        self.root = root
+    def __init__(self, root: Value | Graph, grad: Number = 1.0, precision: int = 9) -> None:
+        self.graph = as_graph(root, "Backprop")
+        self.root = self.graph.root
         self.grad = _to_float(grad)
         self.precision = precision
-        topo = topological_order(root)
-        self.nodes: list[Value] = list(reversed(topo))  # every node, in backward order
-        self.order: list[Value] = [v for v in self.nodes if v.inputs] or [root]  # the steps (a leaf root: itself)
-        self.names = node_names(topo)
+        self.nodes: list[Value] = list(reversed(self.graph.order))  # every node, in backward order
+        self.order: list[Value] = [v for v in self.nodes if v._a is not None] or [self.root]  # the steps
+        self.names = self.graph.names
         self._last: dict[Value, Value] = {}  # input -> the step that pushes to it last
         for v in self.order:
             for x in v.inputs:
@@ -185,13 +186,13 @@ class Backprop:
 
     def _repr_markdown_(self) -> str:
         f = lambda x: format_number(x, self.precision)  # noqa: E731
-        head = f"**{repr(self)}**\n\n"
+        head = f"**{markdown_text(repr(self))}**\n\n"
         if not self.steps:
             return head + "No steps taken yet."
         rows = ["| step | node | gradient | pushes |", "|---|---|---|---|"]
         for s in self.steps:
             pushes = "; ".join(f"{self.names[t.input]} += {f(t.contribution)}" for t in s.terms) or "(leaf)"
-            rows.append(f"| {s.index} | `{self.names[s.node]}` | {f(s.grad)} | {pushes} |")
+            rows.append(f"| {s.index} | {markdown_code(self.names[s.node])} | {f(s.grad)} | {markdown_text(pushes)} |")
         return head + "\n".join(rows)
 
     def quiz(self, answers: Sequence[str | float] | None = None, **options) -> QuizResult:

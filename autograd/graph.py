@@ -1,0 +1,235 @@
+"""Graph: one walk from a root gives what every reader needs, computed once and shared.
+
+``g = Graph(E_total)`` walks the graph once (iteratively, linear in its size) and keeps the topological
+order; the names, consumers, node kinds, folded views and d root / d node are derived from that order on
+first use and cached. Every reader (``explain``, ``Backprop``, ``to_dot``/``draw``/``render_steps``,
+``compile_graph``) takes a root Value or a Graph: ``explain(g, w1); draw(g)`` walk nothing again.
+
+A Graph reflects the structure as it was when built: its nodes, their inputs and local derivatives
+(fixed when a node is made), and the labels when the names are first used. ``data`` and ``grad`` are
+always read live from the nodes. ``stale()`` says whether a label changed since; build a new Graph then.
+
+Node kinds: ``output`` (the root), ``intermediate`` (any other node made by an op), ``parameter`` (a leaf
+in ``params``, or, when ``params`` is not given, a labeled leaf whose label looks like nn's: ``W[1][0,1]``,
+``b[1][0]``, a Neuron's ``w[0]``), ``input`` (any other labeled leaf), ``constant`` (an unlabeled leaf).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
+
+from .names import node_names
+from .value import _MANY, Value
+
+if TYPE_CHECKING:
+    from .collapse import Collapse, FoldedEdge
+
+walks = 0  # full walks of a Value graph made so far (the tests count them: one per reader call)
+
+KINDS = ("output", "intermediate", "parameter", "input", "constant")
+_NN_PARAM = re.compile(r"(^|[.\s_])[Wwb]\[")  # nn's labels: W[1][0,1], b[1][0]; a Neuron's w[0]
+
+
+def _walk(root: Value) -> list[Value]:
+    """Every node ``root`` depends on, inputs before the nodes that use them: the order backward() uses
+    (a depth-first post-order that explores a node's last input first), so that a pass over it adds up
+    every gradient in the same order as backward() and gives the same floats."""
+    global walks
+    walks += 1
+    order: list[Value] = []
+    seen: set[Value] = set()
+    stack: list[Value | None] = [root]
+    push, pop, emit, mark = stack.append, stack.pop, order.append, seen.add
+    while stack:
+        v = pop()
+        if v is None:  # everything pushed after v is done
+            emit(pop())
+        elif v not in seen:
+            mark(v)
+            a = v._a
+            if a is None:  # a leaf
+                emit(v)
+                continue
+            push(v)
+            push(None)
+            b = v._b
+            if b is None:
+                if a not in seen:
+                    push(a)
+            elif b is _MANY:
+                for child in a:
+                    if child not in seen:
+                        push(child)
+            else:
+                if a not in seen:
+                    push(a)
+                if b not in seen:
+                    push(b)
+    return order
+
+
+class Graph:
+    """The graph of ``root``: its topological ``order``, ``names``, ``consumers``, node kinds and folded views.
+
+    ``params`` (optional) are the leaves counted as parameters (see the module docstring).
+    """
+
+    def __init__(self, root: Value, params: Collection[Value] | None = None) -> None:
+        if not isinstance(root, Value):
+            raise TypeError(f"Graph: root must be a Value, got {type(root).__name__}")
+        self._setup(root, _walk(root), params)
+
+    @classmethod
+    def _of(cls, root: Value, order: list[Value] | None) -> Graph:
+        """The Graph of ``root``; ``order`` is its topological order when a caller has it already (no walk)."""
+        if order is None:
+            return cls(root)
+        g = cls.__new__(cls)
+        g._setup(root, order, None)
+        return g
+
+    def _setup(self, root: Value, order: list[Value], params: Collection[Value] | None) -> None:
+        self.root = root
+        self.order: list[Value] = order
+        self.params: set[Value] | None = None if params is None else set(params)
+        self._nodes: set[Value] | None = None
+        self._index: dict[Value, int] | None = None
+        self._names: dict[Value, str] | None = None
+        self._labels: list | None = None
+        self._consumers: dict[Value, list[Value]] | None = None
+        self._positions: dict[Value, dict[Value, tuple[int, ...]]] = {}
+        self._kept: dict = {}
+        self._folded: dict = {}
+        self._grads: dict[Value, float] | None = None
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __contains__(self, v: object) -> bool:
+        return v in self.nodes
+
+    def __iter__(self):
+        return iter(self.order)
+
+    def __repr__(self) -> str:
+        return f"Graph({self.names[self.root]}: {len(self.order)} nodes)"
+
+    @property
+    def nodes(self) -> set[Value]:
+        """The set of the graph's nodes."""
+        if self._nodes is None:
+            self._nodes = set(self.order)
+        return self._nodes
+
+    @property
+    def index(self) -> dict[Value, int]:
+        """Each node's position in ``order``."""
+        if self._index is None:
+            self._index = {v: i for i, v in enumerate(self.order)}
+        return self._index
+
+    @property
+    def names(self) -> dict[Value, str]:
+        """Each node's readable name: its label, else ``op#k`` (see ``autograd.names``)."""
+        if self._names is None:
+            self._names = node_names(self.order)
+            self._labels = [v.label for v in self.order]
+        return self._names
+
+    def stale(self) -> bool:
+        """True when a node's label changed since the names were made (build a new Graph then)."""
+        if self._labels is None:
+            return False
+        return any(v.label is not old for v, old in zip(self.order, self._labels))
+
+    @property
+    def consumers(self) -> dict[Value, list[Value]]:
+        """Each node's consumers (the nodes that take it as an input, each once), in ``order``; [] for the root."""
+        if self._consumers is None:
+            consumers: dict[Value, list[Value]] = {v: [] for v in self.order}
+            for v in self.order:
+                ins = v.inputs
+                if len(ins) > 2:
+                    ins = dict.fromkeys(ins)
+                elif len(ins) == 2 and ins[0] is ins[1]:
+                    ins = ins[:1]
+                for x in ins:
+                    consumers[x].append(v)
+            self._consumers = consumers
+        return self._consumers
+
+    def positions(self, child: Value, parent: Value) -> tuple[int, ...]:
+        """Where ``parent`` stands among ``child``'s inputs (every position; a wide node is indexed once)."""
+        ins = child.inputs
+        if len(ins) <= 2:
+            return tuple(i for i, x in enumerate(ins) if x is parent)
+        where = self._positions.get(child)
+        if where is None:
+            lists: dict[Value, list[int]] = {}
+            for i, x in enumerate(ins):
+                lists.setdefault(x, []).append(i)
+            where = self._positions[child] = {x: tuple(p) for x, p in lists.items()}
+        return where.get(parent, ())
+
+    def kind(self, v: Value, params: Collection[Value] | None = None) -> str:
+        """``output``, ``intermediate``, ``parameter``, ``input`` or ``constant`` (``params`` overrides the Graph's)."""
+        if v is self.root:
+            return "output"
+        if v._a is not None:
+            return "intermediate"
+        params = self.params if params is None else params
+        if params is not None:
+            if v in params:
+                return "parameter"
+        elif v.label is not None and _NN_PARAM.search(str(v.label)):
+            return "parameter"
+        return "input" if v.label is not None else "constant"
+
+    def kept(self, collapse: Collapse = True) -> set[Value]:
+        """The nodes a folded view keeps (``autograd.collapse.kept_nodes``), cached per setting."""
+        from .collapse import kept_nodes
+
+        key = _key(collapse)
+        if key not in self._kept:
+            self._kept[key] = kept_nodes(self, collapse)
+        return self._kept[key]
+
+    def folded(self, collapse: Collapse = True, keep: Iterable[Value] = ()) -> list[FoldedEdge]:
+        """The folded edges among ``kept(collapse)`` plus the nodes ``keep`` (``autograd.collapse.fold``), cached."""
+        from .collapse import fold
+
+        kept = self.kept(collapse)
+        keep = frozenset(v for v in keep if v not in kept)
+        key = (_key(collapse), keep)
+        if key not in self._folded:
+            self._folded[key] = fold(self, kept | keep if keep else kept)
+        return self._folded[key]
+
+    def gradients(self) -> dict[Value, float]:
+        """d root / d node for every node, added up in backward()'s order (so equal to it exactly); cached."""
+        if self._grads is None:
+            grad = {v: 0.0 for v in self.order}
+            grad[self.root] = 1.0
+            for v in reversed(self.order):
+                g = grad[v]
+                for child, local in zip(v.inputs, v.local_grads):
+                    grad[child] += local * g
+            self._grads = grad
+        return self._grads
+
+
+def _key(collapse: Collapse) -> object:
+    if collapse is True or collapse is False or collapse is None:
+        return bool(collapse)
+    return frozenset(collapse)
+
+
+def as_graph(x: Value | Graph, who: str = "graph") -> Graph:
+    """``x`` itself if it is a Graph, else the Graph of the Value ``x``."""
+    if isinstance(x, Graph):
+        return x
+    if isinstance(x, Value):
+        return Graph(x)
+    raise TypeError(f"{who}: expected a Value or a Graph, got {type(x).__name__}")

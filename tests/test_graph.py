@@ -1,0 +1,102 @@
+"""Graph: one walk of the graph, shared by every reader (explain, Backprop, pictures, compile)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import build_mazur
+
+from autograd import Backprop, Graph, Value, backward, explain, sum_values, topological_order
+from autograd import graph as graph_module
+
+
+@pytest.fixture
+def walks(monkeypatch):
+    """How many full walks of a Value graph the code under test makes (graph._walk is the only one)."""
+    monkeypatch.setattr(graph_module, "walks", 0)
+    return lambda: graph_module.walks
+
+
+def test_the_graph_holds_the_order_backward_uses_names_and_consumers():
+    q = build_mazur()
+    g = Graph(q["E_total"])
+    assert g.order == topological_order(q["E_total"]) and len(g) == len(g.order) and g.root is q["E_total"]
+    assert [v for v in backward(q["E_total"])] == [v for v in g.order if v.inputs]
+    assert g.names[q["w5"]] == "w5" and q["out_h1"] in g and Value(1.0) not in g
+    (w5_out_h1, w7_out_h1) = g.consumers[q["out_h1"]]  # w5 * out_h1 and w7 * out_h1
+    assert {w5_out_h1.inputs, w7_out_h1.inputs} == {(q["w5"], q["out_h1"]), (q["w7"], q["out_h1"])}
+    assert g.consumers[q["E_total"]] == []
+    assert repr(g) == f"Graph(E_total: {len(g)} nodes)"
+
+
+def test_a_node_used_twice_by_one_consumer_lists_it_once():
+    a = Value(3.0, label="a")
+    y = a * a
+    g = Graph(y)
+    assert g.consumers[a] == [y] and g.positions(y, a) == (0, 1)
+    wide = sum_values([a, a, Value(1.0), a])
+    assert Graph(wide).consumers[a] == [wide] and Graph(wide).positions(wide, a) == (0, 1, 3)
+
+
+def test_node_kinds():
+    w = Value(0.5, label="W[1][0,0]")
+    x = Value(2.0, label="x")
+    c = Value(3.0)
+    h = w * x
+    out = h + c
+    g = Graph(out)
+    assert [g.kind(v) for v in (out, h, w, x, c)] == ["output", "intermediate", "parameter", "input", "constant"]
+    assert g.kind(w, params=[x]) == "input" and g.kind(x, params=[x]) == "parameter"
+    assert Graph(out, params=[x]).kind(x) == "parameter"
+
+
+def test_gradients_equal_backward_exactly_and_are_computed_once():
+    q = build_mazur()
+    g = Graph(q["E_total"])
+    grads = g.gradients()
+    q["E_total"].backward()
+    assert all(grads[v] == v.grad for v in g.order)
+    assert g.gradients() is grads
+
+
+def test_stale_says_when_a_label_changed():
+    x = Value(1.0, label="x")
+    y = x.tanh()
+    g = Graph(y)
+    assert g.names[y] == "tanh#1" and not g.stale()
+    y.label = "y"
+    assert g.stale()
+
+
+def test_explain_and_backprop_walk_once_from_a_value_and_not_at_all_from_a_graph(walks):
+    q = build_mazur()
+    explain(q["E_total"], q["w1"])
+    assert walks() == 1
+    Backprop(q["E_total"]).run()
+    assert walks() == 2
+    g = Graph(q["E_total"])
+    assert walks() == 3
+    for wrt in ("w1", "w5", "out_h1"):
+        for collapse in (False, True):
+            explain(g, q[wrt], collapse=collapse)
+    bp = Backprop(g)
+    bp.run()
+    assert walks() == 3
+    assert str(explain(g, q["w1"])) == str(explain(q["E_total"], q["w1"]))
+
+
+def test_readers_do_not_walk_by_other_means(monkeypatch):
+    """No reader calls value.topological_order or value.dependencies behind the Graph's back."""
+    import autograd.collapse
+    import autograd.explain
+    import autograd.trace
+    import autograd.value
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a reader walked the graph itself")
+
+    for module in (autograd.collapse, autograd.explain, autograd.trace, autograd.value):
+        for name in ("topological_order", "dependencies"):
+            monkeypatch.setattr(module, name, forbidden, raising=False)
+    q = build_mazur()
+    explain(q["E_total"], q["w1"], collapse=True)
+    Backprop(q["E_total"]).run()
