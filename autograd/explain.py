@@ -75,7 +75,7 @@ class Explanation:
 
     # -- text ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
-        how = f"{self.count} paths, grouped form" if self.grouped else (
+        how = f"more than {self.max_paths} paths, grouped form" if self.grouped else (
             f"{self.count} path" + ("" if self.count == 1 else "s"))
         return f"Explanation({self._d(self.output, self.wrt)} = {self._n(self.total)}, {how})"
 

@@ -183,7 +183,7 @@ def test_an_explanation_reprs_as_one_line_and_shows_as_math_in_jupyter():
         out = out.tanh() + out * 0.5
     out.label = "out"
     grouped = explain(out, x)
-    assert repr(grouped) == f"Explanation(dout/dx = {format_number(grouped.total)}, 128 paths, grouped form)"
+    assert repr(grouped) == f"Explanation(dout/dx = {format_number(grouped.total)}, more than 64 paths, grouped form)"
     assert grouped._repr_latex_().startswith("$$\\begin{aligned}") and "grouped form" in grouped._repr_markdown_()
 
 
