@@ -342,7 +342,7 @@ def _check(output: Value, wrt: Value, claimed: float | str, rtol: float, order: 
     return verdict
 
 
-_PRIORITY = {"sign": 0, "scale": 1, "missing_paths": 2, "missing_factor": 3, "wrong_factor": 4, "extra_factor": 5,
+_PRIORITY = {"sign": 0, "missing_paths": 1, "scale": 2, "missing_factor": 3, "wrong_factor": 4, "extra_factor": 5,
              "extra_paths": 6}
 
 
@@ -532,6 +532,20 @@ class _Variants:
                     missing = [g.shares[i] for i in left_out]
                     value = sum(s.value for s in kept) * self.down[g.node]
                     yield "missing_paths", value, self._describe_missing(g, kept, missing)
+        for e in self.edges:  # one node using its input several times (x * x): one term per use
+            f = e.factor
+            if len(f.chain) != 2 or len(f.chains) != 1:
+                continue
+            uses = [loc for x, loc in zip(f.child.inputs, f.child.local_grads) if x is f.parent]
+            n = len(uses)
+            if 1 < n <= MAX_SUBSET_SHARES:
+                for size in range(1, n):
+                    for kept in combinations(range(len(uses)), size):
+                        inside = sum(uses[i] for i in kept)
+                        yield "missing_paths", self.with_factor(e, inside), lambda e=e, n=n, k=size: (
+                            f"{self.n[e.factor.child]} = {expression(e.factor.child, self.n)} uses"
+                            f" {self.n[e.factor.parent]} {n} times, and each use adds a term:"
+                            f" {self.factor_text(e.factor)}; you counted {k} of them.")
         for e in self.edges:  # the real chains summed inside one folded factor
             chains = e.factor.chains
             if 1 < len(chains) <= MAX_SUBSET_SHARES:
@@ -802,7 +816,7 @@ def _paren(text: str, node: ast.AST) -> str:
 # -- several at once -----------------------------------------------------------------------------
 @dataclass
 class Report:
-    """The verdicts of ``check_all``; ``str()`` is a table, then the diagnosis of each wrong claim."""
+    """The verdicts of ``check_all``; ``str()`` (and the repr) is a table, then the diagnosis of each wrong claim."""
 
     verdicts: list[Verdict]
 
@@ -819,9 +833,8 @@ class Report:
     def __getitem__(self, i: int) -> Verdict:
         return self.verdicts[i]
 
-    def __repr__(self) -> str:
-        good = sum(v.ok for v in self.verdicts)
-        return f"Report({good}/{len(self.verdicts)} correct)"
+    def __repr__(self) -> str:  # the table, so that check_all(...) at the prompt shows it
+        return str(self)
 
     def _rows(self) -> list[tuple[str, str, str, str, str]]:
         return [(v.head, format_number(v.claimed), format_number(v.value), "✓" if v.ok else "✗", v.kind)

@@ -161,6 +161,15 @@ def test_no_mistake_fits_and_the_right_derivation_is_shown(q):
             "0.741365070 * 0.186815602 * 0.593269992 = 0.082167041") in str(verdict)
 
 
+def test_x_times_x_counted_once_is_a_missing_path():
+    x = Value(3.0, label="x")
+    y = x * x
+    y.label = "y"
+    verdict = check(y, x, "x")
+    assert verdict.kind == "missing_paths"
+    assert "y = x * x uses x 2 times" in verdict.detail and "dy/dx = x + x = 6" in verdict.detail
+
+
 def test_the_bare_value_network_gets_the_same_diagnosis(mazur):
     h = hand(mazur | {"target_o1": _Const(0.01), "target_o2": _Const(0.99)})
     verdict = check(mazur["E_total"], mazur["w1"], h["dE_o1_dout_h1"] * h["dout_h1_dnet_h1"] * h["i1"])
@@ -273,6 +282,7 @@ def test_check_all_prints_a_table(q):
     report = check_all(q["E_total"], {"w5": 0.0822, "w1": 0.000668396, q["w2"]: "1"})
     assert [v.kind for v in report] == ["correct", "missing_paths", "unknown"]
     assert not report.ok and len(report) == 3 and isinstance(report[0], Verdict)
+    assert repr(report) == str(report)  # at the prompt, check_all(...) shows the table
     text = str(report).splitlines()
     assert text[0].split() == ["gradient", "claimed", "engine", "verdict"]
     assert text[2].split() == ["dE_total/dw5", "0.0822", "0.082167041", "✓", "correct"]
