@@ -10,7 +10,10 @@ context manager and a decorator::
 
 It pauses by setting the collector's first threshold to 0 (``gc.set_threshold``: "zero disables
 collection"), not with ``gc.disable()``: ``gc.isenabled()``, ``gc.disable()`` and ``gc.enable()`` stay
-the caller's, and ``gc.collect()`` still works inside the block.
+the caller's, and ``gc.collect()`` still works inside the block. When the last pause ends, the objects
+allocated meanwhile are put in the oldest generation (``gc.freeze()`` then ``gc.unfreeze()``, skipped when
+something is frozen already): otherwise the first collection after the pause, a young one, would scan the
+whole graph at once. A graph holds no cycles, so reference counting still frees it the moment it is dropped.
 
 Threads: the pause is process-wide (the collector is). Pauses nest and overlap across threads under one
 lock: the outermost pause to begin saves the thresholds, and the last one to end puts them back, unless
@@ -71,6 +74,9 @@ def _prune() -> None:
 def _restore() -> None:
     if gc.get_threshold() == _paused:
         gc.set_threshold(*_saved)
+    if gc.get_freeze_count() == 0:  # unfreeze would also release what someone else froze: then leave it
+        gc.freeze()  # everything allocated during the pause goes to the oldest generation, unscanned,
+        gc.unfreeze()  # so the first collection after the pause does not rescan the whole graph
 
 
 class _NoGC:

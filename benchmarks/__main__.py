@@ -10,19 +10,24 @@ import platform
 import sys
 import time
 
-from . import engines, growth, harness, networks, pernode
+from . import compiletime, engines, growth, harness, networks, pernode
 from .harness import Disagreement, Timing, Workload
 
-COLUMNS = ["floats", "chainrule", "chainrule, GC off", "chainrule compiled", "micrograd", "micrograd, GC off", "torch"]
-# (chain steps, products, demo points, 2-2-2 iterations, memory steps, growth sizes, repeats)
+COLUMNS = ["floats", "chainrule", "chainrule, no_gc()", "chainrule, GC off", "chainrule compiled", "micrograd",
+           "micrograd, GC off", "torch"]
+# chain steps and products (each at two graph sizes), demo points, 2-2-2 iterations, memory steps,
+# growth sizes (chain steps, in a fresh process), compile sizes (op nodes), repeats
 SIZES = {
-    "full": dict(chain=100_000, sum=100_000, points=100, iterations=10_000, memory=30_000,
-                 growth=(1_000, 100_000, 300_000), repeats=5),
-    "quick": dict(chain=10_000, sum=10_000, points=50, iterations=1_000, memory=10_000,
-                  growth=(1_000, 100_000, 300_000), repeats=3),
-    "check": dict(chain=2_000, sum=2_000, points=20, iterations=50, memory=1_000,
-                  growth=(1_000, 10_000), repeats=1),
+    "full": dict(chain=(33_334, 100_000), sum=(50_000, 150_000), points=100, iterations=10_000, memory=30_000,
+                 growth=(1_000, 100_000, 300_000), compile=(1_000, 10_000, 100_000), repeats=5),
+    "quick": dict(chain=(3_334, 10_000), sum=(5_000, 15_000), points=50, iterations=1_000, memory=10_000,
+                  growth=(1_000, 30_000, 100_000), compile=(1_000, 10_000), repeats=3),
+    "check": dict(chain=(700,), sum=(1_000,), points=20, iterations=50, memory=1_000,
+                  growth=(300, 3_000), compile=(300, 3_000), repeats=1),
 }
+# The targets of the performance issue, checked by ``--check`` on a full run.
+TARGETS = dict(per_node_vs_micrograd=10.0, per_node_vs_torch=10.0, growth=1.5, compile_us_per_node=30.0,
+               compile_moons_seconds=0.25, compile_100k_seconds=3.0, network_vs_micrograd=5.0)
 
 
 def machine() -> dict:
@@ -47,11 +52,16 @@ def machine() -> dict:
 
 def workloads(sizes: dict) -> list[Workload]:
     return [
-        pernode.chain(sizes["chain"]),
-        pernode.sum_of_products(sizes["sum"]),
+        *(pernode.chain(n) for n in sizes["chain"]),
+        *(pernode.sum_of_products(n) for n in sizes["sum"]),
         networks.demo_step(sizes["points"]),
         networks.network_222(sizes["iterations"]),
     ]
+
+
+def selected(name: str, only: list[str] | None) -> bool:
+    """``--only chain`` selects every chain size (chain_100k, chain_300k)."""
+    return not only or any(name == o or name.startswith(o + "_") for o in only)
 
 
 def fmt(x: float | None) -> str:
@@ -76,9 +86,10 @@ def table(results: list[tuple[Workload, list[Timing]]], memory: dict, memory_ste
         by = {t.engine: t.median for t in timings}
         cells = [w.title, w.unit, *(fmt(by.get(c)) for c in present), *ratios(by.get("chainrule"), by)]
         lines.append("| " + " | ".join(cells) + " |")
-        if "chainrule compiled" in by:
-            cells = [f"(compiled) {w.name}", w.unit, *([""] * len(present)), *ratios(by["chainrule compiled"], by)]
-            lines.append("| " + " | ".join(cells) + " |")
+        for engine, tag in (("chainrule, no_gc()", "no_gc()"), ("chainrule compiled", "compiled")):
+            if engine in by:
+                cells = [f"({tag}) {w.name}", w.unit, *([""] * len(present)), *ratios(by[engine], by)]
+                lines.append("| " + " | ".join(cells) + " |")
     cells = [f"memory per op node (chain graph after forward, {memory_steps:,} steps)", "bytes",
              *(f"{memory[c][0]:.0f}" + (" (RSS)" if memory[c][1] == "RSS" else "") if c in memory else "-"
                for c in present)]
@@ -88,6 +99,42 @@ def table(results: list[tuple[Workload, list[Timing]]], memory: dict, memory_ste
     return "\n".join(lines)
 
 
+def targets(results: list[tuple[Workload, list[Timing]]], grown: dict, compiled: dict) -> list[tuple[str, bool]]:
+    """Each target of the performance issue that this run measured: (what, met)."""
+    out = []
+    t = TARGETS
+    for w, timings in results:
+        by = {x.engine: x.median for x in timings}
+        ours = by.get("chainrule, no_gc()")
+        if ours:
+            for other, need in (("micrograd", t["per_node_vs_micrograd"]), ("torch", t["per_node_vs_torch"])):
+                if by.get(other):
+                    r = by[other] / ours
+                    out.append((f"{w.name} with no_gc(): {r:.1f}x faster than {other} (>= {need:g}x)", r >= need))
+        if w.name == "network_222" and by.get("micrograd") and by.get("chainrule"):
+            r = by["micrograd"] / by["chainrule"]
+            need = t["network_vs_micrograd"]
+            out.append((f"2-2-2 network through nn: {r:.1f}x faster than micrograd (>= {need:g}x)", r >= need))
+    if grown:
+        us = grown["wall"]["no_gc"]
+        sizes = sorted(us, key=int)
+        r = us[sizes[-1]] / us[sizes[0]]
+        out.append((f"growth with no_gc(), {int(sizes[0]):,} -> {int(sizes[-1]):,} chain steps: {r:.2f}x "
+                    f"(<= {t['growth']:g}x)", r <= t["growth"]))
+    if compiled:
+        for nodes, seconds in compiled["chain"].items():
+            us, need = seconds * 1e6 / int(nodes), t["compile_us_per_node"]
+            out.append((f"compile, chain of {int(nodes):,} nodes: {us:.0f} us per node (<= {need:g})", us <= need))
+            if int(nodes) >= 100_000:
+                need = t["compile_100k_seconds"]
+                out.append((f"compile, chain of {int(nodes):,} nodes: {seconds:.2f} s (<= {need:g} s)",
+                            seconds <= need))
+        seconds, nodes = compiled["moons"]
+        out.append((f"compile, the moons demo's graph ({nodes:,} nodes): {seconds:.2f} s "
+                    f"(<= {t['compile_moons_seconds']:g} s)", seconds <= t["compile_moons_seconds"]))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -95,14 +142,17 @@ def main(argv: list[str] | None = None) -> int:
                     "after checking that they agree.")
     parser.add_argument("--quick", action="store_true", help="smaller workloads, fewer repetitions (about 30 s)")
     parser.add_argument("--check", action="store_true",
-                        help="verify that the engines agree, one repetition; exit 1 on disagreement")
+                        help="verify that the engines agree (exit 1 on disagreement) and, on a full run, the "
+                             "performance targets (exit 2 if one is missed); --quick --check: agreement only, small")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH")
     parser.add_argument("--freeze", action="store_true",
                         help="gc.freeze() the objects of the imported modules (torch's) before timing")
     parser.add_argument("--only", metavar="NAME", action="append",
-                        help="run only these parts (chain, sum, demo_step, network_222, memory, growth); repeatable")
+                        help="run only these parts (chain, sum, demo_step, network_222, memory, growth, compile); "
+                             "repeatable")
     args = parser.parse_args(argv)
-    sizes = SIZES["check" if args.check else "quick" if args.quick else "full"]
+    mode = "check" if args.check and args.quick else "quick" if args.quick else "full"
+    sizes = SIZES[mode]
     started = time.perf_counter()
 
     info = machine()
@@ -122,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     for w in workloads(sizes):
-        if args.only and w.name not in args.only:
+        if not selected(w.name, args.only):
             continue
         try:
             losses = harness.check(w)
@@ -146,22 +196,40 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  memory {engine:<20} {size:8.0f} B per op node ({how})")
 
     grown = {}
-    if not args.only or "growth" in args.only:
+    if selected("growth", args.only):
         steps = sizes["growth"]
         grown = growth.in_subprocess(sizes["repeats"], list(steps))
         print("\nchainrule per op node in a fresh process (autograd only, as its users run it), chain at "
-              + ", ".join(f"{n:,}" for n in steps) + " steps:")
-        for label, key in (("GC on (as users run it)", "gc_on"), ("GC off", "gc_off")):
-            us = [grown[key][str(n)] for n in steps]
-            print(f"  {label:<24} " + " -> ".join(f"{u:.3g} us" for u in us) + f"  ({us[-1] / us[0]:.2f}x)")
+              + ", ".join(f"{n:,}" for n in steps) + f" steps, medians of {grown['samples']} interleaved samples; "
+              "wall clock, and in brackets the collector's own time (gc.callbacks):")
+        for label, key in (("GC on (as users run it)", "gc_on"), ("inside no_gc()", "no_gc"), ("GC off", "gc_off")):
+            us = [grown["wall"][key][str(n)] for n in steps]
+            gc_us = [grown["collector"][key][str(n)] for n in steps]
+            print(f"  {label:<24} " + " -> ".join(f"{u:.3g} us [{g:.2g}]" for u, g in zip(us, gc_us))
+                  + f"  ({us[-1] / us[0]:.2f}x)")
+
+    compiled = {}
+    if selected("compile", args.only):
+        compiled = compiletime.measure(list(sizes["compile"]), sizes["repeats"])
+        print("\ncompile_graph time (graph built once; the 100k-node graph compiled once, others medians):")
+        for nodes, seconds in compiled["chain"].items():
+            print(f"  chain of {int(nodes):>7,} nodes  {seconds:8.3f} s  {seconds * 1e6 / int(nodes):6.1f} us per node")
+        seconds, nodes = compiled["moons"]
+        print(f"  moons demo graph, {nodes:,} nodes  {seconds:.3f} s  {seconds * 1e6 / nodes:.1f} us per node")
 
     print("\n" + table(results, memory, memory_steps))
     print(f"\n(ratios: time of chainrule / time of the other engine; {time.perf_counter() - started:.0f} s in all)")
+    met = targets(results, grown, compiled)
+    if met:
+        checked = mode == "full"
+        print("\ntargets" + ("" if checked else " (small sizes: shown, not checked)") + ":")
+        for what, ok in met:
+            print(f"  {'met ' if ok else 'MISS'}  {what}")
 
     if args.json:
         data = {
             "machine": info,
-            "mode": "check" if args.check else "quick" if args.quick else "full",
+            "mode": mode,
             "workloads": [
                 {"name": w.name, "title": w.title, "unit": w.unit, "notes": w.notes,
                  "engines": {t.engine: {"median": t.median, "samples": t.samples, "setup_seconds": t.setup_seconds}
@@ -170,10 +238,14 @@ def main(argv: list[str] | None = None) -> int:
             ],
             "memory_bytes_per_node": {k: {"bytes": v[0], "method": v[1]} for k, v in memory.items()},
             "growth_us_per_node": grown,
+            "compile_seconds": compiled,
+            "targets": [{"what": what, "met": ok} for what, ok in met],
         }
         with open(args.json, "w") as f:
             json.dump(data, f, indent=2)
         print(f"wrote {args.json}")
+    if args.check and mode == "full" and not all(ok for _, ok in met):
+        return 2
     return 0
 
 

@@ -72,6 +72,22 @@ def without_gc(prepare: Callable[[], Callable[[], Outcome]]) -> Callable[[], Cal
     return prepared
 
 
+def with_no_gc(prepare: Callable[[], Callable[[], Outcome]]) -> Callable[[], Callable[[], Outcome]]:
+    """The same case run inside ``autograd.no_gc()``, the opt-in pause for building large graphs."""
+    from autograd import no_gc
+
+    def prepared():
+        run = prepare()
+
+        def run_paused():
+            with no_gc():
+                return run()
+
+        return run_paused
+
+    return prepared
+
+
 def close(a: float, b: float) -> bool:
     return abs(a - b) <= TOLERANCE * max(1.0, abs(a), abs(b))
 

@@ -14,7 +14,7 @@ from autograd import Value
 from . import engines
 from .engines import mg_tanh, tensor, torch
 from .engines import micrograd_engine as mg
-from .harness import Case, Outcome, Workload, without_gc
+from .harness import Case, Outcome, Workload, with_no_gc, without_gc
 
 C, D, Y0 = 0.9, 0.1, 0.3  # chain constants: y_0 = Y0, y_k = tanh(c y_{k-1} + d); grads of y_0, c, d
 
@@ -79,7 +79,7 @@ def chain_cases(n: int) -> list[Case]:
 
         return run
 
-    cases = [Case("floats", floats), Case("chainrule", ours), Case("chainrule, GC off", without_gc(ours))]
+    cases = [Case("floats", floats), *_ours(ours)]
     if mg:
         cases += [Case("micrograd", micrograd), Case("micrograd, GC off", without_gc(micrograd))]
     if torch:
@@ -87,9 +87,16 @@ def chain_cases(n: int) -> list[Case]:
     return cases
 
 
+def _ours(prepare) -> list[Case]:
+    """chainrule three ways: the collector as users leave it, inside ``no_gc()``, and off."""
+    return [Case("chainrule", prepare), Case("chainrule, no_gc()", with_no_gc(prepare)),
+            Case("chainrule, GC off", without_gc(prepare))]
+
+
 def chain(n: int) -> Workload:
     return Workload(
-        "chain", f"chain y = tanh(y*c + d), {n:,} steps, fwd+bwd", "us/node", 1e6 / (3 * n), chain_cases(n),
+        f"chain_{_k(3 * n)}", f"chain y = tanh(y*c + d), {n:,} steps ({3 * n:,} nodes), fwd+bwd", "us/node",
+        1e6 / (3 * n), chain_cases(n),
         ["micrograd's chain uses a fused tanh node in micrograd's closure style (0.1.0 has no tanh)"],
     )
 
@@ -125,7 +132,7 @@ def sum_cases(n: int) -> list[Case]:
         return prepare
 
     ours = generic(Value, lambda s: s.data, lambda v: v.grad)
-    cases = [Case("floats", floats), Case("chainrule", ours), Case("chainrule, GC off", without_gc(ours))]
+    cases = [Case("floats", floats), *_ours(ours)]
     if mg:
         micrograd = generic(mg.Value, lambda s: s.data, lambda v: v.grad, deep=True)
         cases += [Case("micrograd", micrograd), Case("micrograd, GC off", without_gc(micrograd))]
@@ -134,9 +141,14 @@ def sum_cases(n: int) -> list[Case]:
     return cases
 
 
+def _k(nodes: int) -> str:
+    return f"{round(nodes / 1000)}k"
+
+
 def sum_of_products(n: int) -> Workload:
     return Workload(
-        "sum", f"sum of {n:,} products (Python's sum), fwd+bwd", "us/node", 1e6 / (2 * n), sum_cases(n),
+        f"sum_{_k(2 * n)}", f"sum of {n:,} products ({2 * n:,} nodes, Python's sum), fwd+bwd", "us/node",
+        1e6 / (2 * n), sum_cases(n),
         ["op nodes = n products + n additions for every engine (the same expression)"],
     )
 

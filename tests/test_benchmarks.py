@@ -34,10 +34,16 @@ def test_quick_check_runs_and_every_workload_agrees_across_engines(tmp_path):
         engines = line.split(": ", 1)[1]
         assert all(name in engines for name in expected), line
     results = json.loads(out.read_text())
-    assert [w["name"] for w in results["workloads"]] == ["chain", "sum", "demo_step", "network_222"]
+    assert [w["name"].split("_")[0] for w in results["workloads"]] == ["chain", "sum", "demo", "network"]
+    for w in results["workloads"][:2]:  # the per-node workloads: the collector on, inside no_gc(), off
+        assert {"chainrule", "chainrule, no_gc()", "chainrule, GC off"} <= set(w["engines"])
     assert all(w["engines"]["chainrule"]["median"] > 0 for w in results["workloads"])
     assert results["memory_bytes_per_node"]["chainrule"]["bytes"] > 0
-    assert set(results["growth_us_per_node"]) == {"gc_on", "gc_off"}
+    growth = results["growth_us_per_node"]
+    assert set(growth["wall"]) == set(growth["collector"]) == {"gc_on", "no_gc", "gc_off"} and growth["samples"] >= 5
+    assert growth["collector"]["gc_off"] == {size: 0.0 for size in growth["wall"]["gc_off"]}  # no collection ran
+    assert set(results["compile_seconds"]) == {"chain", "moons"}
+    assert results["targets"] and all(set(t) == {"what", "met"} for t in results["targets"])
     assert "| workload | unit | floats | chainrule |" in done.stdout
 
 

@@ -240,3 +240,20 @@ def test_a_pause_whose_object_is_gone_is_ended_by_the_next_call(collector_as_fou
     assert gc.get_threshold()[0] == 0
     assert pause_depth() == 0
     assert gc.get_threshold() == collector_as_found
+
+
+def test_what_the_pause_allocated_goes_to_the_oldest_generation_and_a_freeze_is_kept():
+    with no_gc():
+        made = [[] for _ in range(1000)]
+    assert gc.get_count()[0] < 100  # the young generation does not hold the pause's objects
+    assert any(x is made[0] for x in gc.get_objects(generation=2))
+    assert gc.get_freeze_count() == 0
+    kept = [[]]
+    gc.freeze()
+    try:
+        with no_gc():
+            pass
+        assert gc.get_freeze_count() > 0
+        assert not any(x is kept for x in gc.get_objects())  # still frozen: someone else's freeze is left alone
+    finally:
+        gc.unfreeze()
