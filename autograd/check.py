@@ -428,7 +428,7 @@ class _Variants:
             kept += f" (stopped at {MAX_VARIANTS} variants)"
         what = "the hand derivation's factors" if self.level == 0 else "every node's local derivative"
         if self.ex.grouped:
-            kept += f" ({self.ex.count} paths: tried per node and edge, not per path)"
+            kept += f" (more than {self.ex.max_paths} paths: tried per node and edge, not per path)"
         counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in self.counts.items())
         return f"on {what}{kept}: {counts}"
 
