@@ -503,3 +503,10 @@ def test_an_nary_forward_of_plain_arithmetic_is_written_out_and_others_are_calle
     assert lines == ("{3} = math.fsum(({0}, {1}, {2}))",)
     long, _ = expressions.forward_lines(OPS["linear"], 2 * 200 + 1)
     assert len(long) == 4 and long[1].startswith("{401} = {401} + ")  # 202 terms, 64 a line
+
+
+def test_a_negative_zero_parameter_is_not_confused_with_zero():
+    x = Value(2.0, label="x")
+    for node in (apply("scale", [x], 0.0), apply("scale", [x], -0.0)):  # 0.0 * 2.0 is 0.0, -0.0 * 2.0 is -0.0
+        value, _ = compile_graph(node, [x])([2.0])
+        assert same(value, node.data)

@@ -7,6 +7,7 @@ engine's errors, and ``parts`` splits long code into functions.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .. import ops
@@ -56,30 +57,13 @@ class Graph:
 
     def _local(self, v: Value, i: int) -> tuple[Template, list[str], str]:
         """d v / d (operand i) as a template, the names its holes read, and its fmt with ``n`` filled in."""
-        t = expressions.local_template(ops.OPS[v.op], i, len(self.ins[v]))
-        fmt = t.fmt.replace("{n}", expressions.literal(v.param)) if "{n}" in t.fmt else t.fmt
+        t, fmt = _local_fmt(ops.OPS[v.op], i, len(self.ins[v]), _key(v.param))
         return t, self._names(v, t.refs), fmt
 
     # -- forward: domain checks and one line per op; inf / nan is looked for in bulk -----------
     def _forward(self, v: Value) -> Stmt:
-        op, ins, out = ops.OPS[v.op], self.ins[v], self.name[v]
-        n = expressions.literal(v.param) if op.param else None
-        lines, names = [], []
-        for cond, kind, reason in op.checks:
-            test = expressions.condition(cond, v.param)
-            if test is not None:
-                t = expressions.template(test, len(ins))
-                message = repr(reason).replace("{", "{{").replace("}", "}}")
-                lines.append(_shift(f"if not ({t.fmt}): raise {kind.__name__}({message})", len(names), n))
-                names += self._names(v, t.refs)
-        if op.arity:
-            t = expressions.template(op.forward, len(ins))
-            fwd, refs = (f"{{{len(t.refs)}}} = {t.fmt}",), (*t.refs, OUT)
-        else:
-            fwd, refs = expressions.forward_lines(op, len(ins))
-        lines += [_shift(line, len(names), n) for line in fwd]
-        names += self._names(v, refs)
-        return Stmt(tuple(lines), tuple(names), (out,))
+        lines, refs = _forward_fmt(ops.OPS[v.op], len(self.ins[v]), _key(v.param))
+        return Stmt(lines, tuple(self._names(v, refs)), (self.name[v],))
 
     def _finite_checks(self, check: str) -> list[Stmt]:
         """``if not -INF < a + b + ... < INF: check`` over enough values to see an inf or nan anywhere.
@@ -237,6 +221,42 @@ class Graph:
                   "    for name, grad in zip(INPUT_NAMES, grads):",
                   f"        print('d {root} / d ' + name + ' =', repr(grad))"]
         return "\n".join(lines) + "\n"
+
+
+def _key(param: float | None) -> str | None:
+    """The parameter as a cache key: its repr, so that -0.0 and 0.0 stay apart."""
+    return None if param is None else repr(param)
+
+
+@functools.cache
+def _local_fmt(op: ops.Op, i: int, count: int, key: str | None) -> tuple[Template, str]:
+    t = expressions.local_template(op, i, count)
+    return t, t.fmt.replace("{n}", expressions.literal(float(key))) if "{n}" in t.fmt else t.fmt
+
+
+@functools.cache
+def _forward_fmt(op: ops.Op, count: int, key: str | None) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The forward lines of an ``op`` node with ``count`` operands (domain checks, then the result), and what
+    their holes read; ``key`` is the constant parameter's repr."""
+    param = None if key is None else float(key)
+    n = expressions.literal(param) if op.param else None
+    lines: list[str] = []
+    refs: list[int] = []
+    for cond, kind, reason in op.checks:
+        test = expressions.condition(cond, param)
+        if test is not None:
+            t = expressions.template(test, count)
+            message = repr(reason).replace("{", "{{").replace("}", "}}")
+            lines.append(_shift(f"if not ({t.fmt}): raise {kind.__name__}({message})", len(refs), n))
+            refs += t.refs
+    if op.arity:
+        t = expressions.template(op.forward, count)
+        fwd, more = (f"{{{len(t.refs)}}} = {t.fmt}",), (*t.refs, OUT)
+    else:
+        fwd, more = expressions.forward_lines(op, count)
+    lines += [_shift(line, len(refs), n) for line in fwd]
+    refs += more
+    return tuple(lines), tuple(refs)
 
 
 def _shift(fmt: str, by: int, n: str | None = None) -> str:

@@ -113,10 +113,14 @@ def _fold(node: ast.expr, env: dict) -> ast.expr:
     return node
 
 
-@functools.cache
 def condition(cond: str, n: float | None) -> str | None:
     """The check's condition with n known; None when it always holds."""
-    env = {"__builtins__": {}, "int": int, "math": math, "n": n}
+    return _condition(cond, None if n is None else repr(n))
+
+
+@functools.cache
+def _condition(cond: str, key: str | None) -> str | None:
+    env = {"__builtins__": {}, "int": int, "math": math, "n": None if key is None else float(key)}
     folded = _fold(ast.parse(cond, mode="eval").body, env)
     if isinstance(folded, ast.Constant) and folded.value:
         return None
