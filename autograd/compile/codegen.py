@@ -49,6 +49,8 @@ class Graph:
                 needs.add(v)
         self.needs = needs
         self.grad = {v: namer.take("d_" + self.name[v]) for v in self.order if v in needs}
+        self._locals: dict[tuple, tuple[Template, str]] = {}  # per graph: the table may change between compiles
+        self._forwards: dict[tuple, tuple[tuple[str, ...], tuple[int, ...]]] = {}
 
     def _names(self, v: Value, refs: tuple[int, ...]) -> list[str]:
         """The variables a template's holes read at node ``v``."""
@@ -57,12 +59,22 @@ class Graph:
 
     def _local(self, v: Value, i: int) -> tuple[Template, list[str], str]:
         """d v / d (operand i) as a template, the names its holes read, and its fmt with ``n`` filled in."""
-        t, fmt = _local_fmt(ops.OPS[v.op], i, len(self.ins[v]), _key(v.param))
-        return t, self._names(v, t.refs), fmt
+        ins = self.ins[v]
+        key = (v.op, i, len(ins), _key(v.param))
+        found = self._locals.get(key)
+        if found is None:
+            found = self._locals[key] = _local_fmt(ops.OPS[v.op], i, len(ins), key[3])
+        t, fmt = found
+        name = self.name
+        return t, [name[v] if r == OUT else name[ins[r]] for r in t.refs], fmt
 
     # -- forward: domain checks and one line per op; inf / nan is looked for in bulk -----------
     def _forward(self, v: Value) -> Stmt:
-        lines, refs = _forward_fmt(ops.OPS[v.op], len(self.ins[v]), _key(v.param))
+        key = (v.op, len(self.ins[v]), _key(v.param))
+        found = self._forwards.get(key)
+        if found is None:
+            found = self._forwards[key] = _forward_fmt(ops.OPS[v.op], key[1], key[2])
+        lines, refs = found
         return Stmt(lines, tuple(self._names(v, refs)), (self.name[v],))
 
     def _finite_checks(self, check: str) -> list[Stmt]:
