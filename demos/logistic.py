@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 from collections.abc import Sequence
 
 import nn
 from autograd import Value, linear, sum_values
+from demos._cli import run
 
 Point = tuple[float, float]
 LOSSES = ("cross-entropy", "squared error")
@@ -158,4 +158,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

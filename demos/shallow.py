@@ -14,6 +14,7 @@ import sys
 import time
 
 import nn
+from demos._cli import run
 
 try:
     import numpy as np
@@ -190,4 +191,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)
