@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     table.row("b1", q["b1"].data, B1, tol=0.0)
     table.row("b2", q["b2"].data, B2, tol=0.0)
     print(f"* published to 9 decimals after the update, so a derived gradient is good to {TOL / LR:g}")
-    print("all values match the published ones" if table.ok else "SOME VALUES DO NOT MATCH THE PUBLISHED ONES")
+    print("all values match the reference" if table.ok else "SOME VALUES DO NOT MATCH THE REFERENCE")
     for text in after_table:
         print(text)
 
