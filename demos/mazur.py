@@ -177,7 +177,7 @@ def walk_steps(root: Value, interactive: bool) -> None:
     total = len(bp.order)
     if interactive:
         print(f"stepping through backward() of {root.label}: {total} steps, one per non-leaf node"
-              " (Enter: next, q or Ctrl-D: quit)")
+              " (Enter: next, q: quit; Ctrl-D ends too)")
     try:
         for step in bp:
             print(step)
