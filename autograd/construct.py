@@ -20,6 +20,7 @@ from .value import _MANY, Number, Value, _ParamValue, to_float
 _new = object.__new__  # a node without running __init__: the constructors set every slot themselves
 MAKE: dict[str, Callable] = {}  # op name -> make(ins[, n])
 FUNCTIONS: dict[str, Callable] = {}  # op name -> the function define_op returned
+SPECS: dict[str, tuple[Callable, int, bool]] = {}  # op name -> (make, arity, has a parameter), for apply
 
 _OPERANDS = {0: "xs = [v.data for v in ins]", 1: "x = a.data", 2: "x = a.data\ny = b.data"}
 _NODE = """node = _new({cls})
@@ -80,6 +81,7 @@ def _install(op: Op) -> Callable:
             raise ValueError(f"define_op {op.name}: Value already has an attribute {attr!r}")
     unpack = {0: "", 1: "a, = ins", 2: "a, b = ins"}[op.arity]
     MAKE[op.name] = _generate(op, "make", "ins, n" if op.param else "ins", unpack, "ins", f"make {op.name}")
+    SPECS[op.name] = (MAKE[op.name], op.arity, op.param)
     function = _apply_function(op)
     FUNCTIONS[op.name] = function
     if op.method is not None:
@@ -152,6 +154,11 @@ def _operand(x: object, op: Op, position: int) -> Value:
 
 
 def _param(n: object, op: Op) -> float:
+    if type(n) is int:  # x ** 2: the common case, without building the message
+        try:
+            return float(n)
+        except OverflowError:
+            pass
     return to_float(n, f"{op.name}: the constant parameter")
 
 
@@ -193,19 +200,25 @@ def node_constructor(op_name: str) -> Callable[[tuple[Value, ...]], Value]:
 
 def apply(op_name: str, inputs: Iterable[Value | Number], param: Number | None = None) -> Value:
     """Apply the op ``op_name`` to ``inputs`` (and its constant parameter, for an op that has one)."""
-    op = ops.OPS.get(op_name)
-    if op is None:
+    spec = SPECS.get(op_name)
+    if spec is None:
         raise ValueError(f"apply: no op named {op_name!r}; the table has {', '.join(sorted(ops.OPS))}")
-    values = tuple([v if type(v) is Value else _operand(v, op, k) for k, v in enumerate(inputs, 1)])
+    make, arity, has_param = spec
+    values = tuple(inputs)
+    for v in values:
+        if type(v) is not Value:  # numbers become constant leaves; anything else is named with its position
+            op = ops.OPS[op_name]
+            values = tuple([_operand(v, op, k) for k, v in enumerate(values, 1)])
+            break
     if not values:
         raise ValueError(f"{op_name}: needs at least one input")
-    if op.arity and len(values) != op.arity:
-        raise ValueError(f"{op_name}: takes {op.arity} operand(s), got {len(values)}")
-    if op.param:
+    if arity and len(values) != arity:
+        raise ValueError(f"{op_name}: takes {arity} operand(s), got {len(values)}")
+    if has_param:
         if param is None:
             raise ValueError(f"{op_name}: needs its constant parameter")
-        return MAKE[op_name](values, _param(param, op))
-    return MAKE[op_name](values)
+        return make(values, _param(param, ops.OPS[op_name]))
+    return make(values)
 
 
 def sum_values(values: Iterable[Value | Number]) -> Value:

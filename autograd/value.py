@@ -148,7 +148,12 @@ def to_float(x: object, what: str = "Value data") -> float:
     if type(x) is float:
         if x - x == 0.0:
             return x
-    elif type(x) is not int and (isinstance(x, bool) or not isinstance(x, numbers.Real)):
+    elif type(x) is int:  # before the slower abstract check below
+        try:
+            return float(x)
+        except OverflowError:
+            raise ValueError(f"{what} must fit in a float (magnitude below 1.8e308), got {_magnitude(x)}") from None
+    elif isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{what} must be a real number (int or float), got {type(x).__name__}")
     try:
         x = float(x)
@@ -340,9 +345,8 @@ def backward(root: Value, grad: Number = 1.0) -> list[Value]:
             else:
                 v._a.grad += v._la * g
                 b.grad += v._lb * g
-        new = [old + leaf.grad for leaf, old in zip(leaves, olds)]  # nothing written yet: an undo is exact
-        for i in range(len(leaves)):
-            leaves[i].grad = new[i]
+        for leaf, old in zip(leaves, olds):  # cut short here, the undo still puts back every old grad
+            leaf.grad = old + leaf.grad
         _PASSES.remove(entry)
     except BaseException:
         _undo(leaves, olds)
