@@ -114,6 +114,7 @@ class Backprop:
         self.steps: list[Step] = []
         self._saved: list[tuple[Value, float]] | None = None  # every grad before the first step
         self._kept: list[tuple[Value, float]] = []  # nonzero leaf grads, added back at the end (as backward does)
+        self._pending: tuple | None = None  # a committed change not yet fully applied (see _commit)
 
     @property
     def current(self) -> Value | None:
@@ -124,42 +125,78 @@ class Backprop:
     def done(self) -> bool:
         return self.position >= len(self.order)
 
-    def _start(self) -> None:
-        self._saved = [(v, v.grad) for v in self.nodes]
-        self._kept = [(v, v.grad) for v in self.nodes if not v.inputs and v.grad]
-        for v in self.nodes:
-            v.grad = 0.0
-        self.root.grad = self.grad
-
     def step(self, n: int = 1) -> Step | None:
-        """Take up to ``n`` steps; return the last one (None if there was nothing left to do)."""
+        """Take up to ``n`` steps; return the last one (None if there was nothing left to do).
+
+        Each step is atomic: interrupted (Ctrl-C) at any instant, it has happened completely or not at all.
+        """
+        self._finish()
         last = None
         for _ in range(n):
             if self.done:
                 break
-            if self._saved is None:
-                self._start()
             last = self._take()
         return last
 
     def _take(self) -> Step:
+        # Everything is computed first, as absolute grads; _commit then makes the step happen as one unit.
+        saved, kept = self._saved, self._kept
+        writes: list[tuple[Value, float]] = []
+        new: dict[Value, float] = {}  # grads as they will be after this step, where they change
+        zeroed = saved is None
+        if zeroed:  # the first step zeroes the graph (as backward() does) and seeds the root
+            saved = [(v, v.grad) for v in self.nodes]
+            kept = [(v, v.grad) for v in self.nodes if not v.inputs and v.grad]
+            writes = [(v, 0.0) for v in self.nodes]
+            writes.append((self.root, self.grad))
+            new[self.root] = self.grad
         v = self.order[self.position]
-        g = v.grad
+        g = new[v] if v in new else v.grad
         terms = []
         inputs = v.inputs
         last = {x: i for i, x in enumerate(inputs)}  # each input's last position here
         for i, (child, local) in enumerate(zip(inputs, v.local_grads)):
-            before = child.grad
-            child.grad += local * g
+            before = new[child] if child in new else (0.0 if zeroed else child.grad)
+            new[child] = after = before + local * g
+            writes.append((child, after))
             final = last[child] == i and self._last.get(child) is v
-            terms.append(Term(child, local, local * g, before, child.grad, v, i, self.names, final))
-        self.position += 1
-        step = Step(self.position, len(self.order), v, g, terms, self.precision, self.names, self.root)
-        self.steps.append(step)
-        if self.done:
-            for leaf, old in self._kept:
-                leaf.grad = old + leaf.grad
+            terms.append(Term(child, local, local * g, before, after, v, i, self.names, final))
+        position = self.position + 1
+        if position == len(self.order):  # leaves accumulate: their grads from before come back
+            for leaf, old in kept:
+                writes.append((leaf, old + (new[leaf] if leaf in new else (0.0 if zeroed else leaf.grad))))
+        step = Step(position, len(self.order), v, g, terms, self.precision, self.names, self.root)
+        self._commit((writes, position, step, saved, kept))
         return step
+
+    def _commit(self, change: tuple) -> None:
+        # Storing the change is the one instant a step happens; applying it only writes absolute values, so an
+        # interrupted apply is simply applied again (here, or by the next step() or reset()).
+        self._pending = change
+        try:
+            self._finish()
+        except BaseException:
+            while self._pending is not None:
+                try:
+                    self._finish()
+                except KeyboardInterrupt:
+                    pass
+            raise
+
+    def _finish(self) -> None:
+        """Apply the committed change, if any (idempotent)."""
+        change = self._pending
+        if change is None:
+            return
+        writes, position, step, saved, kept = change
+        for v, g in writes:
+            v.grad = g
+        self._saved, self._kept = saved, kept
+        del self.steps[position - (step is not None):]
+        if step is not None:
+            self.steps.append(step)
+        self.position = position
+        self._pending = None
 
     def run(self) -> None:
         """Take every remaining step."""
@@ -167,13 +204,9 @@ class Backprop:
             self.step()
 
     def reset(self) -> None:
-        """Undo the steps: every gradient back to what it was before the first step."""
-        for v, g in self._saved or ():
-            v.grad = g
-        self._saved = None
-        self._kept = []
-        self.position = 0
-        self.steps = []
+        """Undo the steps: every gradient back to what it was before the first step (atomic, as a step is)."""
+        self._finish()
+        self._commit((list(self._saved or ()), 0, None, None, []))
 
     def __iter__(self) -> Iterator[Step]:
         while not self.done:
