@@ -6,7 +6,8 @@ graph into SVG/PNG/PDF (``save``, ``render_steps``, ``draw(...).render()``) need
 Node kinds: the output (bold red border), inputs (blue leaves), parameters (amber leaves with a double
 border), constants (unlabeled leaves, dashed), intermediate values (white). A leaf is a parameter when it
 is in ``params=``, or, when ``params`` is not given, when its label looks like nn's (``W[1][0,1]``,
-``b[1][0]``, a Neuron's ``w[0]``).
+``b[1][0]``, a Neuron's ``w[0]``) or a hand derivation's (``w1``, ``b2``, ``w``, ``bias``). Each op node has
+one cell per input edge, ``d out / d input`` written out, where that edge ends.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import dataclasses
 import functools
 import html
 import json
+import math
 import re
 import subprocess
 from collections.abc import Collection, Iterable
@@ -34,18 +36,21 @@ INSTALL_HINT = (
     "conda `conda install -c conda-forge graphviz`. (to_dot() works without it.)"
 )
 FORMATS = ("svg", "png", "pdf")
-_NN_PARAM = re.compile(r"(^|[.\s_])[Wwb]\[")  # nn's labels: W[1][0,1], b[1][0]; a Neuron's w[0]
+# nn's labels (W[1][0,1], b[1][0], a Neuron's w[0]) and a hand derivation's (w1, w_2, b1, W, bias, theta)
+_NN_PARAM = re.compile(r"(^|[.\s_])[Wwb]\[|^(?:[Ww]|b|weight|bias|theta)(?:_?\d+)?$")
 _FONT = "Helvetica"
 _DQ = '"'
 _HIGHLIGHT = "#d62728"
 _FLOW = "#e6550d"  # the edges the current node's gradient flows along
-_KINDS = {  # kind -> node attributes
+_KINDS = {  # kind -> node attributes; the border tells the kind also when a frame fills nodes by state
     "output": {"fillcolor": "#f8cbad", "penwidth": "3", "color": "#a33b20"},
-    "input": {"fillcolor": "#dbe9f6"},
-    "parameter": {"fillcolor": "#fde9b6", "peripheries": "2", "style": "filled"},
-    "constant": {"fillcolor": "#eeeeee", "style": "rounded,filled,dashed"},
+    "input": {"fillcolor": "#dbe9f6", "color": "#2b6cb0", "penwidth": "1.5"},
+    "parameter": {"fillcolor": "#fde9b6", "peripheries": "2", "style": "filled", "color": "#a67c00"},
+    "constant": {"fillcolor": "#eeeeee", "style": "rounded,filled,dashed", "color": "#888888"},
     "intermediate": {"fillcolor": "#ffffff"},
 }
+_KIND_NOTES = {"output": "output (thick border)", "input": "input", "parameter": "parameter (double border)",
+               "constant": "constant (dashed)", "intermediate": "intermediate"}
 _STATES = {  # backprop state -> fill color
     "final": "#b7e1b0",
     "current": "#fdae61",
@@ -73,6 +78,18 @@ class _Options:
     collapse: Any = True  # True, False, or Values/labels to keep (see autograd.collapse)
     params: Collection[Value] | None = None
     title: str | None = None
+    legend: bool = False  # a key to the node kinds under the picture
+    size: str | None = "10,10"  # graphviz size (inches): the largest picture, scaled down to fit a notebook cell
+
+
+@dataclasses.dataclass(frozen=True)
+class _Frame:
+    """A backprop state to draw: each node's state and grad, the last step's pushes."""
+
+    state: dict[Value, str]
+    grads: dict[Value, float]
+    received: dict[Value, tuple[float, float]]  # input of the last step's node -> its grad before, after
+    title: str
 
 
 # -- public API ---------------------------------------------------------------------------------------
@@ -121,19 +138,20 @@ def pipe(source: str, format: str = "svg") -> bytes:
 
 def draw_backprop(bp: Any, **options: Any) -> graphviz.Digraph:
     """A ``graphviz.Digraph`` of a ``Backprop`` stepper's current state (what ``Backprop.draw`` shows)."""
-    return _digraph(_backprop_lines(bp, _options(options, collapse=False)))
+    return _digraph(_frame_lines(bp, _options(options, collapse=False)))
 
 
 def backprop_dot(bp: Any, **options: Any) -> str:
-    """DOT source of a ``Backprop`` stepper's current state: final, current, accumulating, not reached."""
-    return _dot(_backprop_lines(bp, _options(options, collapse=False)))
+    """DOT source of a ``Backprop`` stepper's state after its last step (see ``backprop_frame``)."""
+    return _dot(_frame_lines(bp, _options(options, collapse=False)))
 
 
 def render_steps(root: Value, directory: str | Path, format: str = "svg", grad: float = 1.0, **options: Any) -> Path:
     """Step backward through ``root``'s graph: one picture per step plus an ``index.html`` that plays them.
 
-    Frame k shows the state before step k: its current node and the edges its gradient flows along; the
-    text under it is the step written out. Every gradient is left as it was. Returns the index.html path.
+    Frame k shows the state after step k: its node (current), the edges its gradient flows along and each
+    receiving node's grad before -> after; the text under it is the step written out. Every frame has the
+    same layout and size. Every gradient is left as it was. Returns the index.html path.
     """
     from .trace import Backprop
 
@@ -144,21 +162,43 @@ def render_steps(root: Value, directory: str | Path, format: str = "svg", grad: 
     directory.mkdir(parents=True, exist_ok=True)
     bp = Backprop(root, grad)
     total = len(bp.order)
-    files, texts = [], []
+    _lines(root, opts)  # the size check, before any step
+    frames, texts = [], []
     try:
-        for k in range(total):
-            source = _dot(_backprop_lines(bp, opts))
+        for _ in range(total):
             step = bp.step()
-            name = f"step_{k + 1:0{len(str(total))}d}.{format}"
-            (directory / name).write_bytes(pipe(source, format))
-            files.append(name)
-            texts.append(str(step))
+            frames.append(backprop_frame(bp))
+            texts.append(visible(str(step)))
     finally:
         bp.reset()
-    title = f"Backpropagation through {bp.names[root]}"
+    reserve = frame_widths(root, frames, opts)
+    files = []
+    for k, frame in enumerate(frames):
+        source = _dot(_frame_lines(bp, opts, frame, reserve))
+        name = f"step_{k + 1:0{len(str(total))}d}.{format}"
+        (directory / name).write_bytes(pipe(source, format))
+        files.append(name)
+    title = f"Backpropagation through {visible(bp.names[root])}"
     index = directory / "index.html"
     index.write_text(_player_html(files, texts, title), encoding="utf-8")
     return index
+
+
+def frame_widths(root: Value, frames: list[_Frame], opts: _Options) -> dict[Any, int]:
+    """The longest text each varying row takes over ``frames`` (characters), so that every frame's layout is
+    the same: a node's grad row, each op cell (its push line), the title."""
+    p = opts.precision
+    reserve: dict[Any, int] = {"title": max((len(f.title) for f in frames), default=0)}
+    for v in topological_order(root):
+        texts = [f"grad {_num(f.grads.get(v, 0.0), p)}" for f in frames]
+        texts += [f"grad {_num(a, p)} → {_num(b, p)}" for f in frames for a, b in [f.received.get(v, (0, 0))]]
+        reserve[v] = max(map(len, texts), default=0)
+        if v.inputs:
+            pushes = [len(f"× {_num(f.grads.get(v, 0.0), p)} = {_num(local * f.grads.get(v, 0.0), p)}")
+                      for f in frames if f.state[v] == "current" for local in v.local_grads]
+            for j in range(len(v.inputs)):
+                reserve[v, j] = max(pushes, default=0)
+    return reserve
 
 
 # -- building the graph -----------------------------------------------------------------------------
@@ -175,92 +215,117 @@ def _options(options: dict[str, Any], **defaults: Any) -> _Options:
     return opts
 
 
-def _lines(root: Value, opts: _Options, state: dict[Value, str] | None = None,
-           flowing: set[tuple[Value, Value]] | None = None,
-           grads: dict[Value, float] | None = None) -> list[str]:
-    """DOT statements for ``root``'s graph; ``state``/``flowing``/``grads`` draw a backprop frame."""
-    grad = (lambda v: v.grad) if grads is None else (lambda v: grads.get(v, 0.0))
+def _lines(root: Value, opts: _Options, frame: _Frame | None = None,
+           reserve: dict[Any, int] | None = None) -> list[str]:
+    """DOT statements for ``root``'s graph; ``frame`` draws a backprop state, ``reserve`` gives varying rows
+    (keys: a Value for its grad row, ``(Value, j)`` for its op's cell j) a least width in characters."""
+    grad = (lambda v: v.grad) if frame is None else (lambda v: frame.grads.get(v, 0.0))
+    reserve = reserve or {}
     order = topological_order(root)
     names = node_names(order)
+    shown = {v: visible(n) for v, n in names.items()}  # what a reader sees: control characters escaped
     if opts.collapse is not False:
         kept = kept_nodes(root, opts.collapse, order)
         nodes = [v for v in order if v in kept]
         _check_size(len(nodes), opts)
 
         def operand(x: Value) -> tuple[str, int]:
-            return operand_text(x, names) if x in kept or not x.inputs else _expression(x, kept, names)
+            return operand_text(x, shown) if x in kept or not x.inputs else _expression(x, kept, shown)
 
         # one real edge: the op's formula with the operands filled in (when short); a folded one keeps its own
-        edges = [e if e.folded else dataclasses.replace(e, formula=edge_formula(e.child, e.parent, names, operand,
+        edges = [e if e.folded else dataclasses.replace(e, formula=edge_formula(e.child, e.parent, shown, operand,
                                                                                 _MAX_FORMULA))
                  for e in fold(root, kept, order=order)]
     else:  # one edge per operand position, each with its own term of the formula
         kept = set(order)
         nodes = order
         _check_size(len(nodes), opts)
-        edges = [FoldedEdge(v, x, local, term_formula(v, i, names, limit=_MAX_FORMULA), ((v, x),))
+        edges = [FoldedEdge(v, x, local, term_formula(v, i, shown, limit=_MAX_FORMULA), ((v, x),))
                  for v in order for i, (x, local) in enumerate(zip(v.inputs, v.local_grads))]
     lit_nodes, lit_edges = _highlighted(root, order, names, opts.highlight)
     ids = {v: f"v{i}" for i, v in enumerate(nodes)}
     p = opts.precision
     lines = [
-        f"graph [rankdir={opts.rankdir}, fontname={_FONT}, nodesep=0.25, ranksep=0.35]",
+        f"graph [rankdir={opts.rankdir}, ordering=in, fontname={_FONT}, nodesep=0.2, ranksep=0.3]",
         f"node [fontname={_FONT}, fontsize=11, shape=box, style=\"rounded,filled\", color=\"#555555\"]",
         f"edge [fontname={_FONT}, fontsize=9, color=\"#777777\", arrowsize=0.6]",
     ]
-    if opts.title or state is not None:
-        lines.append(f"graph [label={_title(opts.title or '', state is not None)}, labelloc=t, fontsize=14]")
+    if opts.size:
+        lines.append(f"graph [size={_quote(opts.size)}]")
+    caption = _caption(visible(opts.title) if opts.title else "", frame is not None, opts.legend,
+                       reserve.get("title", 0))
+    if caption:
+        lines.append(f"graph [label={caption}, labelloc={'t' if frame is not None else 'b'}, fontsize=14]")
     params = None if opts.params is None else set(opts.params)
     for v in nodes:
         attrs = dict(_KINDS[_kind(v, root, params)])
-        rows = [f"<B>{_text(names[v])}</B>"]
+        rows = [f"<B>{_text(shown[v])}</B>"]
         if opts.show_data:
             rows.append(f"data {_num(v.data, p)}")
+        widths = [0] * len(rows)
         if opts.show_grad:
-            rows.append(f"grad {_num(grad(v), p)}")
-        if state is not None:
-            attrs["fillcolor"] = _STATES[state[v]]
-            if state[v] == "current":
+            received = frame.received.get(v) if frame is not None else None
+            if received is not None:
+                rows.append(f"grad {_num(received[0], p)} → {_num(received[1], p)}")
+            else:
+                rows.append(f"grad {_num(grad(v), p)}")
+            widths.append(_width(reserve.get(v, 0)))
+        if frame is not None:
+            attrs["fillcolor"] = _STATES[frame.state[v]]
+            if frame.state[v] == "current":
                 attrs["penwidth"] = "3"
-            elif state[v] == "not reached":
+            elif frame.state[v] == "not reached":
                 attrs["fontcolor"] = "#888888"
         if v in lit_nodes:
             attrs.update(color=_HIGHLIGHT, penwidth="3")
-        attrs["tooltip"] = _quote(f"{names[v]}: data={v.data!r}, grad={grad(v)!r}")
-        attrs["label"] = _table(rows, 100 if state is not None else 0)  # frames: one width, one layout
+        attrs["id"] = ids[v]
+        attrs["tooltip"] = _quote(f"{shown[v]}: data={v.data!r}, grad={grad(v)!r}")
+        attrs["label"] = _table(rows, widths)
         lines.append(f"{ids[v]} [{_attrs(attrs)}]")
     incoming: dict[Value, list[FoldedEdge]] = {}
     for e in edges:
         incoming.setdefault(e.child, []).append(e)
+    side = {"LR": "w", "RL": "e", "TB": "n", "BT": "s"}[opts.rankdir]
     for v in nodes:
         if v not in incoming:
             continue
-        op_id = f"o{ids[v][1:]}"
-        op_text = _expression(v, kept, names)[0] if any(e.folded for e in incoming[v]) else _op_label(v)
+        i = ids[v][1:]
+        op_id = f"o{i}"
+        op_text = _expression(v, kept, shown)[0] if any(e.folded for e in incoming[v]) else _op_label(v)
         lit_op = any(_lit(e, lit_edges) for e in incoming[v]) and v in lit_nodes
-        op_attrs = {"label": _html(op_text), "shape": "ellipse", "fillcolor": "#f2f2f2", "fontsize": "10",
-                    "margin": "0.03,0.02", "height": "0.3", "tooltip": _quote(op_text)}
+        flows = frame is not None and frame.state[v] == "current"
+        cells = []
+        for j, e in enumerate(incoming[v]):
+            number = _num(e.value, p)
+            formula = _shorten(e.formula, 48)
+            said = number if formula in ("", number) else f"{formula} = {number}"
+            text = f"d{shown[v]}/d{shown[e.parent]} = {said}"
+            cell = {"text": text, "lit": _lit(e, lit_edges), "push": None, "width": reserve.get((v, j), 0)}
+            if flows:
+                g = grad(v)
+                cell["push"] = f"× {_num(g, p)} = {_num(e.value * g, p)}"
+            cells.append(cell)
+        op_attrs = {"id": op_id, "tooltip": _quote(op_text)}
+        if opts.show_local:
+            op_attrs.update(shape="plain", style="", label=_op_table(op_text, cells, side))
+        else:
+            op_attrs.update(label=_html(op_text), shape="ellipse", fillcolor="#f2f2f2", fontsize="10",
+                            margin="0.03,0.02", height="0.3")
         lines.append(f"{op_id} [{_attrs(op_attrs)}]")
-        out_attrs = {"color": _HIGHLIGHT, "penwidth": "3"} if lit_op else {}
-        if flowing and any((v, e.parent) in flowing for e in incoming[v]):
-            out_attrs = {"color": _FLOW, "penwidth": "3"}
-        lines.append(f"{op_id} -> {ids[v]}" + (f" [{_attrs(out_attrs)}]" if out_attrs else ""))
-        for e in incoming[v]:
-            attrs = {}
-            label = []
-            if opts.show_local:
-                number = _num(e.value, p)
-                formula = _shorten(e.formula, 48)
-                label.append(number if formula in ("", number) else f"{_text(formula)} = {number}")
-            if flowing is not None and (e.child, e.parent) in flowing:
-                g = grad(e.child)
-                label.append(f"× {_num(g, p)} = {_num(e.value * g, p)}")
-                attrs.update(color=_FLOW, penwidth="3", fontcolor="#a63603")
-            if _lit(e, lit_edges):
-                attrs.update(color=_HIGHLIGHT, penwidth="3", fontcolor=_HIGHLIGHT)
-            if label:
-                attrs["label"] = "<" + "<BR/>".join(label) + ">"
-            lines.append(f"{ids[e.parent]} -> {op_id}" + (f" [{_attrs(attrs)}]" if attrs else ""))
+        out_attrs = {"id": f"r{i}"}
+        if lit_op:
+            out_attrs.update(color=_HIGHLIGHT, penwidth="3")
+        if flows:
+            out_attrs.update(color=_FLOW, penwidth="3")
+        lines.append(f"{op_id} -> {ids[v]} [{_attrs(out_attrs)}]")
+        for j, (e, cell) in enumerate(zip(incoming[v], cells)):
+            attrs = {"id": f"e{i}_{j}", "tooltip": _quote(cell["text"])}
+            if cell["push"]:
+                attrs.update(color=_FLOW, penwidth="3")
+            if cell["lit"]:
+                attrs.update(color=_HIGHLIGHT, penwidth="3")
+            head = f"{op_id}:p{j}:{side}" if opts.show_local else op_id
+            lines.append(f"{ids[e.parent]} -> {head} [{_attrs(attrs)}]")
     return lines
 
 
@@ -359,12 +424,18 @@ def _shorten(s: str, limit: int = _MAX_EXPR) -> str:
 # -- backprop frames --------------------------------------------------------------------------------
 
 
-def _backprop_lines(bp: Any, opts: _Options) -> list[str]:
-    """Color each node by its gradient's state at the stepper's position; mark the current node's edges."""
-    order = list(getattr(bp, "nodes", bp.order))  # every node; bp.order: the steps (non-leaf nodes)
+def backprop_frame(bp: Any) -> _Frame:
+    """The stepper's state after its last step: that step's node is current, its inputs show grad before -> after.
+
+    Final: the node's gradient is complete (processed, or every consumer has pushed); accumulating: some
+    consumers have pushed; not reached: none has. Before the first step the root holds the seed.
+    """
+    order = list(getattr(bp, "nodes", bp.order))  # every node; bp.order: the steps (the non-leaf nodes)
     steps = list(bp.order)
-    done = set(steps[: bp.position])
-    current = steps[bp.position] if bp.position < len(steps) else None
+    k = bp.position
+    last = bp.steps[-1] if k and bp.steps else None
+    current = last.node if last is not None else None
+    done = set(steps[:k])
     consumers: dict[Value, set[Value]] = {}
     for v in order:
         for x in v.inputs:
@@ -374,20 +445,28 @@ def _backprop_lines(bp: Any, opts: _Options) -> list[str]:
         got = consumers.get(v, set()) & done
         if v is current:
             state[v] = "current"
-        elif v in done or (got and got == consumers[v]) or (v is bp.root and current is None):
+        elif v in done or v is bp.root or (got and got == consumers[v]):
             state[v] = "final"
         elif got:
             state[v] = "accumulating"
         else:
             state[v] = "not reached"
     # before the first step the stepper has not zeroed the gradients yet: show the start of the pass
-    grads = {v: v.grad for v in order} if bp.position else {bp.root: float(getattr(bp, "grad", 1.0))}
-    flowing = {(current, x) for x in current.inputs} if current is not None else set()
+    grads = {v: v.grad for v in order} if k else {bp.root: float(getattr(bp, "grad", 1.0))}
+    received = {} if last is None else {t.input: (t.before, t.after) for t in last.terms}
+    if last is None:
+        title = f"before backward step 1/{len(steps)} (next: {bp.names[steps[0]]})" if steps else "nothing to do"
+    else:
+        title = f"backward step {k}/{len(steps)}: {bp.names[current]}"
+    return _Frame(state, grads, received, title)
+
+
+def _frame_lines(bp: Any, opts: _Options, frame: _Frame | None = None,
+                 reserve: dict[Any, int] | None = None) -> list[str]:
+    frame = frame or backprop_frame(bp)
     if opts.title is None:
-        where = f"next: {bp.names[current]}" if current is not None else "done"
-        step = min(bp.position + 1, len(steps))
-        opts = dataclasses.replace(opts, title=f"backward step {step}/{len(steps)} ({where})")
-    return _lines(bp.root, opts, state, flowing, grads)
+        opts = dataclasses.replace(opts, title=frame.title)
+    return _lines(bp.root, opts, frame, reserve)
 
 
 _PLAYER = """<!DOCTYPE html>
@@ -491,31 +570,108 @@ def _num(x: float, p: int) -> str:
     return f"{x:.{p}g}"
 
 
+_UNSEEN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                     "\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def visible(s: object) -> str:
+    """``s`` as a reader can see it and any file can hold it: control and bidi characters, lone surrogates
+    and noncharacters written as ``\\xNN``/``\\uNNNN``; an empty text as ``''``. Newlines stay."""
+    s = str(s)
+    if not s:
+        return "''"
+
+    def escape(m: re.Match) -> str:
+        c = ord(m.group())
+        return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+    return _UNSEEN.sub(escape, s.replace("\r\n", "\n"))
+
+
 def _text(s: str) -> str:
-    """Escape text for an HTML-like DOT label: entities, doubled backslashes, line breaks, control chars."""
-    s = html.escape(str(s), quote=True).replace("\\", "\\\\")
-    s = re.sub(r"[\x00-\x09\x0b-\x1f\x7f]", lambda m: f"\\\\x{ord(m.group()):02x}", s)
-    return s.replace("\r\n", "\n").replace("\n", "<BR/>")
+    """Escape text for an HTML-like DOT label: ``visible``, entities, doubled backslashes, line breaks."""
+    s = html.escape(visible(s), quote=True).replace("\\", "\\\\")
+    return s.replace("\n", "<BR/>")
 
 
 def _html(s: str) -> str:
     return f"<{_text(s)}>"
 
 
-def _title(title: str, legend: bool) -> str:
-    """The graph's caption; for a backprop frame with a key to the state colors."""
-    head = f"<TR><TD COLSPAN=\"{len(_STATES)}\"><B>{_text(title)}</B></TD></TR>" if title else ""
-    if not legend:
-        return _html(title)
-    key = "".join(f'<TD BGCOLOR="{color}" BORDER="1">{state}</TD>' for state, color in _STATES.items())
-    return f'<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="3">{head}<TR>{key}</TR></TABLE>>'
+def _width(chars: int, points: float = 11) -> int:
+    """Points that surely hold ``chars`` characters (digits, letters, arrows) of the ``points`` font (0 for none)."""
+    return math.ceil(chars * points * 0.72) + 8 if chars else 0
 
 
-def _table(rows: list[str], width: int = 0) -> str:
-    """A node label: one row per line; ``width`` (points) fixes the least width."""
-    td = f'<TD WIDTH="{width}">' if width else "<TD>"
-    cells = "".join(f"<TR>{td}{row}</TD></TR>" for row in rows)
+def _caption(title: str, states: bool, kinds: bool, width: int = 0) -> str:
+    """The graph's caption: the title, then a key to the backprop states and/or the node kinds."""
+    if not (title or states or kinds):
+        return ""
+    rows = []
+    n = max(len(_STATES) if states else 0, len(_KINDS) if kinds else 0, 1)
+    if title:
+        td = f'<TD COLSPAN="{n}"' + (f' WIDTH="{_width(width, 16)}"' if width else "") + ">"
+        rows.append(f"<TR>{td}<B>{_text(title)}</B></TD></TR>")
+    if states:
+        rows.append("<TR>" + "".join(f'<TD BGCOLOR="{color}" BORDER="1">{state}</TD>'
+                                     for state, color in _STATES.items()) + "</TR>")
+    if kinds:
+        cells = [f'<TD BGCOLOR="{a["fillcolor"]}" COLOR="{a.get("color", "#555555")}"'
+                 f' BORDER="{2 if "penwidth" in a else 1}">{_KIND_NOTES[kind]}</TD>' for kind, a in _KINDS.items()]
+        rows.append("<TR>" + "".join(cells) + "</TR>")
+    return f'<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="3">{"".join(rows)}</TABLE>>'
+
+
+def _table(rows: list[str], widths: list[int] | None = None) -> str:
+    """A node label: one row per line; ``widths[i]`` (points) fixes row i's least width."""
+    widths = widths or [0] * len(rows)
+    cells = "".join(f'<TR><TD{f" WIDTH={_DQ}{w}{_DQ}" if w else ""}>{row}</TD></TR>' for row, w in zip(rows, widths))
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>>'
+
+
+def _wrap_text(text: str, width: int) -> list[str]:
+    """``text`` in lines of about ``width`` characters, broken at spaces (after ``d../d.. =`` first)."""
+    if len(text) <= width:
+        return [text]
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width and not (len(lines) == 1 and lines[0].endswith(" =")):
+            lines[-1] += " " + word
+        elif lines and len(lines[-1]) < width // 3:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def _op_table(op_text: str, cells: list[dict], side: str) -> str:
+    """An op node: the op, and one cell per input edge (its port) with d out / d input; the edge ends at it."""
+    wrap = 26 if side in "we" else 16
+
+    def td(j: int, c: dict) -> str:
+        text = "<BR ALIGN=\"LEFT\"/>".join(_text(line) for line in _wrap_text(c["text"], wrap))
+        if c["lit"]:
+            text = f'<FONT COLOR="{_HIGHLIGHT}">{text}</FONT>'
+        if c["push"]:
+            text += f'<BR/><FONT COLOR="#a63603">{_text(c["push"])}</FONT>'
+        elif c["width"]:  # a frame: the push line's room, so that every frame has the same layout
+            text += "<BR/> "
+        bg = ' BGCOLOR="#fee6ce"' if c["push"] else ""
+        width = f' WIDTH="{_width(c["width"], 9)}"' if c["width"] else ""
+        sides = "T" if side in "we" else "L"
+        return f'<TD PORT="p{j}" BORDER="1" SIDES="{sides}" COLOR="#bbbbbb" BALIGN="LEFT"{bg}{width}>{text}</TD>'
+
+    head = f"<B>{_text(op_text)}</B>"
+    attrs = ('BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" STYLE="rounded" COLOR="#888888"'
+             ' BGCOLOR="#f4f4f4"')
+    font = '<FONT POINT-SIZE="9">'
+    if side in "we":  # left to right: cells stacked, edges enter from the side
+        body = f"<TR><TD>{head}</TD></TR>" + "".join(f"<TR>{td(j, c)}</TR>" for j, c in enumerate(cells))
+    else:  # top to bottom: cells side by side, edges enter from above (below for BT), the op on the other side
+        top = "".join(td(j, c) for j, c in enumerate(cells))
+        head_row = f'<TR><TD COLSPAN="{len(cells)}">{head}</TD></TR>'
+        body = f"<TR>{top}</TR>{head_row}" if side == "n" else f"{head_row}<TR>{top}</TR>"
+    return f"<{font}<TABLE {attrs}>{body}</TABLE></FONT>>"
 
 
 def _quote(s: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 from conftest import TOL, build_mazur
 
 from autograd import Value, draw, linear, render_steps, to_dot
+from autograd.collapse import edge_formula, term_formula
 from autograd.render import DotNotFoundError, backprop_dot, save
 
 HOSTILE = 'a"b{c}|<d>\\e\nf ü ∂'
@@ -32,7 +33,7 @@ def net() -> dict[str, Value]:
 # -- reading DOT back --------------------------------------------------------------------------------
 NODE = re.compile(r"^\t(v\d+) \[(.*)\]$", re.M)
 OP = re.compile(r"^\t(o\d+) \[(.*)\]$", re.M)
-EDGE = re.compile(r"^\t([vo]\d+) -> ([vo]\d+)(?: \[(.*)\])?$", re.M)
+EDGE = re.compile(r"^\t([vo]\d+) -> ([vo]\d+)(?::p\d+:[nsew])?(?: \[(.*)\])?$", re.M)
 
 
 def cell(text: str) -> str:
@@ -62,10 +63,20 @@ def edges(src: str) -> dict[tuple[str, str], list[str]]:
     return out
 
 
+def derivative(attrs: str) -> str:
+    """What an edge says (its tooltip; the op node's cell where the edge ends shows the same):
+    ``dchild/dparent = formula = value``."""
+    return re.search(r'tooltip="(.*?)"(?:,|$)', attrs).group(1)
+
+
 def local(attrs: str) -> float:
-    """The local derivative an edge label shows (the number after the formula)."""
-    label = re.search(r"label=<(.*)>", attrs).group(1).split("<BR/>")[0]
-    return float(label.rsplit(" = ", 1)[-1])
+    """The local derivative an edge shows (the number after the formula)."""
+    return float(derivative(attrs).rsplit(" = ", 1)[-1])
+
+
+def op_text(attrs: str) -> str:
+    """The op (or folded expression) an op node shows."""
+    return re.search(r'tooltip="(.*?)"(?:,|$)', attrs).group(1)
 
 
 def lit(attrs: str) -> bool:
@@ -131,22 +142,29 @@ def test_a_reused_input_gets_one_edge_per_operand_with_its_own_term():
     a = Value(3.0, label="a")
     y = a * a
     y.label = "y"
+    names = _names(y)
     dy_da_each = edges(to_dot(y, collapse=False))["a", "y"]  # y = x * y with x = y = a: d/dx = y, d/dy = x
-    assert dy_da_each == ["label=<a = 3>", "label=<a = 3>"]
-    assert edges(to_dot(y))["a", "y"] == ["label=<a + a = 6>"]  # collapsed: one edge, the total
+    assert [derivative(e) for e in dy_da_each] == [f"dy/da = {term_formula(y, i, names)} = 3" for i in (0, 1)]
+    assert [derivative(e) for e in edges(to_dot(y))["a", "y"]] == [f"dy/da = {edge_formula(y, a, names)} = 6"]
+    src = to_dot(y, collapse=False)  # each edge ends at its own cell of the op node, which says the same
+    assert re.findall(r"-> o1:(p\d):w", src) == ["p0", "p1"]
+    for j in (0, 1):
+        assert re.search(rf'<TD PORT="p{j}"[^>]*>dy/da = {re.escape(term_formula(y, j, names))} = 3</TD>', src)
 
 
 def test_op_nodes_are_separate_and_show_the_op_name(net):
     root = net["E_total"]
     src = to_dot(root, collapse=False)
-    ops = [re.search(r"label=<(\w+)", attrs).group(1) for _, attrs in OP.findall(src)]
+    ops = [op_text(attrs).split("\\n")[0] for _, attrs in OP.findall(src)]
     assert sorted(ops) == sorted(v.op for v in _order(root) if v.inputs)
-    assert "pow_const<BR/>n = 2" in src  # an op with a constant shows it
-    assert re.search(r"label=<2 \* sub#\d = ", src)  # d (0.01 - out_o1)^2 / d (0.01 - out_o1), written in
+    assert "<B>pow_const<BR/>n = 2</B>" in src  # an op with a constant shows it
+    square = next(v for v in _order(root) if v.op == "pow_const")
+    dsquare_dsub = f"d{_names(root)[square]}/dsub#1 = {term_formula(square, 0, _names(root))} = "
+    assert dsquare_dsub in src  # d (0.01 - out_o1)^2 / d (0.01 - out_o1), written in
 
 
 def test_folded_op_nodes_show_the_expression_of_named_quantities(net):
-    ops = {re.search(r"label=<(.*?)>,", attrs).group(1) for _, attrs in OP.findall(to_dot(net["E_total"]))}
+    ops = {op_text(attrs) for _, attrs in OP.findall(to_dot(net["E_total"]))}
     assert {"w1 * i1 + w2 * i2 + b1", "sigmoid", "0.5 * (0.01 - out_o1)^2", "add"} <= ops
     a, b = Value(2.0, label="a"), Value(3.0, label="b")
     r = (a - (b - a * b)) / (a / b) ** 2.0 + (-(a + b)).exp() + 2.0 ** (a - b)
@@ -247,6 +265,76 @@ def test_hostile_labels_escape_in_the_dot_source():
     assert HOSTILE in shown and "\\\\ ]; } & &amp; <BR/> \\x09" in shown
 
 
+# Labels that broke rendering (issue 11): each must render, or show escaped, in DOT, SVG and pages.
+ODD_LABELS = {
+    "empty": ("", "''"),
+    "NUL byte": ("a\x00b", "a\\x00b"),
+    "lone surrogate": ("x\ud800y", "x\\ud800y"),
+    "escape sequence": ("\x1b[31mred", "\\x1b[31mred"),
+    "bidi override": ("abc\u202edef", "abc\\u202edef"),
+    "noncharacter": ("z\uffff", "z\\uffff"),
+    "script": ("</script><script>alert(1)</script>", "</script><script>alert(1)</script>"),
+    "cdata end": ("]]><x/>", "]]><x/>"),
+}
+
+
+def test_visible_escapes_what_a_reader_cannot_see_or_a_file_cannot_hold():
+    from autograd.render import visible
+
+    for label, shown in ODD_LABELS.values():
+        assert visible(label) == shown
+        shown.encode("utf-8")  # every shown text can be written to a file
+    assert visible("ü ∂ 🙂\nline 2") == "ü ∂ 🙂\nline 2"  # printable text and line breaks stay
+
+
+@pytest.mark.parametrize("kind", ODD_LABELS)
+def test_odd_labels_show_escaped_in_the_dot_source(kind):
+    label, shown = ODD_LABELS[kind]
+    src = to_dot(Value(1.0, label=label) * Value(2.0, label="k"))
+    src.encode("utf-8")
+    assert shown in nodes(src)
+    assert "\x00" not in src and "\ud800" not in src
+    unquoted = re.sub(r'tooltip="(?:[^"\\]|\\.)*"', "", src)  # a quoted tooltip holds text as it is
+    assert "<script>" not in unquoted and "</script>" not in unquoted
+
+
+def test_inputs_are_drawn_in_order(net, dot_program):
+    """w1 above w2 and i1 above i2 left to right; w1 left of w2 and i1 left of i2 top to bottom."""
+    for rankdir, axis in (("LR", 1), ("TB", 0)):
+        svg = subprocess.run([dot_program, "-Tsvg"], input=to_dot(net["E_total"], rankdir=rankdir).encode(),
+                             capture_output=True, check=True).stdout.decode()
+        where = {}
+        for node_id, text in re.findall(r'<g id="(v\d+)" class="node">(.*?)</text>', svg, re.S):
+            x, y = re.search(r'<text[^>]* x="([-\d.]+)" y="([-\d.]+)"', text).groups()
+            where[node_id] = (float(x), float(y))
+        pos = {name: where[n["id"]][axis] for name, n in nodes(to_dot(net["E_total"], rankdir=rankdir)).items()}
+        assert pos["w1"] < pos["w2"] < pos["w3"] < pos["w4"], rankdir  # SVG y grows downwards
+        assert pos["i1"] < pos["i2"], rankdir
+        assert pos["w5"] < pos["w8"], rankdir
+
+
+def test_the_legend_names_every_node_kind_and_the_default_size_fits_a_notebook_cell(net, dot_program):
+    plain = to_dot(net["E_total"])
+    src = to_dot(net["E_total"], legend=True)
+    for kind in ("output", "input", "parameter (double border)", "constant (dashed)", "intermediate"):
+        assert kind in src and kind not in plain
+    svg = subprocess.run([dot_program, "-Tsvg"], input=src.encode(), capture_output=True, check=True).stdout
+    width, height = (float(x) for x in re.search(rb'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups())
+    assert width <= 720 and height <= 720  # size="10,10": at most 960 px wide at 96 dpi
+    big = to_dot(net["E_total"], size=None)
+    assert "graph [size=" not in big
+
+
+def test_parameters_of_bare_value_graphs_are_recognized_by_their_labels(net):
+    shown = nodes(to_dot(net["E_total"]))  # w1..w8, b1, b2 look like parameters; i1, targets like inputs
+    for name in ("w1", "w8", "b1", "b2"):
+        assert 'peripheries="2"' in shown[name]["attrs"], name
+    for name in ("i1", "i2"):
+        assert "peripheries" not in shown[name]["attrs"], name
+    explicit = nodes(to_dot(net["E_total"], params=[net["w1"]]))  # params= decides when given
+    assert 'peripheries="2"' in explicit["w1"]["attrs"] and "peripheries" not in explicit["w2"]["attrs"]
+
+
 # -- through Graphviz's dot --------------------------------------------------------------------------------
 def test_hostile_labels_render(dot_program):
     odd = "\\\\ ]; } & &amp; <BR/> \"quoted\""
@@ -258,6 +346,23 @@ def test_hostile_labels_render(dot_program):
     texts = [html.unescape(t) for t in re.findall(r"<text[^>]*>(.*?)</text>", done.stdout.decode())]
     assert 'a"b{c}|<d>\\e' in texts and "f ü ∂" in texts  # the newline starts a second line
     assert odd in texts and "∂L/∂x ü" in texts
+
+
+@pytest.mark.parametrize("kind", ODD_LABELS)
+def test_odd_labels_render_through_dot_as_well_formed_svg(kind, dot_program):
+    import xml.etree.ElementTree as ET
+
+    label, shown = ODD_LABELS[kind]
+    root = (Value(1.0, label=label) * Value(2.0, label="k")).tanh()
+    root.label = label
+    root.backward()
+    done = subprocess.run([dot_program, "-Tsvg"], input=to_dot(root, collapse=False).encode("utf-8"),
+                          capture_output=True)
+    assert done.returncode == 0 and done.stderr == b""
+    tree = ET.fromstring(done.stdout)  # well-formed XML: no control character, no surrogate
+    texts = ["".join(t.itertext()) for t in tree.iter("{http://www.w3.org/2000/svg}text")]
+    assert texts.count(shown) >= 2  # the leaf and the output, shown escaped
+    assert not [e for e in tree.iter() if e.tag.endswith("script")]  # markup in a label stays text
 
 
 @pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF")])
@@ -298,26 +403,57 @@ def test_missing_dot_names_the_program_and_how_to_install_it(net, tmp_path, monk
 
 
 # -- stepping frames ------------------------------------------------------------------------------------------
+def received(src: str) -> dict[str, tuple[float, float]]:
+    """Value boxes that show ``grad before → after`` (the last step pushed to them)."""
+    out = {}
+    for name, n in nodes(src).items():
+        m = re.search(r"<TD[^>]*>grad (\S+) → (\S+)</TD>", n["attrs"])
+        if m:
+            out[name] = (float(m.group(1)), float(m.group(2)))
+    return out
+
+
 def test_backprop_frame_shows_final_current_and_unreached_nodes(net, graphviz_lib):
     from autograd.trace import Backprop
 
     root = net["E_total"]
     bp = Backprop(root)
     first = nodes(backprop_dot(bp))
-    assert "#fdae61" in first["E_total"]["attrs"] and first["E_total"]["grad"] == 1.0  # current, seeded
+    assert "#b7e1b0" in first["E_total"]["attrs"] and first["E_total"]["grad"] == 1.0  # final, seeded
     assert first["w1"]["grad"] == 0.0 and "#888888" in first["w1"]["attrs"]  # not reached (stale grad hidden)
-    while bp.current is not net["out_h1"]:
+    assert "before backward step 1/" in backprop_dot(bp)
+    while not bp.steps or bp.steps[-1].node is not net["out_h1"]:
         bp.step()
     src = backprop_dot(bp, precision=PRECISE)
     shown, e = nodes(src), edges(src)
-    assert abs(shown["out_h1"]["grad"] - 0.036350306) < TOL  # both consumers have pushed: final
-    assert "#fdae61" in shown["out_h1"]["attrs"] and "#b7e1b0" in shown["net_o1"]["attrs"]
+    dE_dout_h1 = 0.036350306  # both consumers had pushed: final, and now pushed on
+    assert "#fdae61" in shown["out_h1"]["attrs"] and "#b7e1b0" in shown["net_o1"]["attrs"]  # current, final
+    assert abs(shown["out_h1"]["grad"] - dE_dout_h1) < TOL
     assert "#888888" in shown["w1"]["attrs"]
-    flow = e["net_h1", "out_h1"][0]  # where out_h1's gradient flows next: local x grad = contribution
+    flow = e["net_h1", "out_h1"][0]  # where out_h1's gradient flows: local x grad = contribution
     assert 'color="#e6550d"' in flow
-    contribution = float(re.search(r"× \S+ = (\S+)>", flow).group(1))
-    assert abs(contribution - 0.036350306 * 0.241300709) < TOL
+    before, after = received(src)["net_h1"]  # the receiving box is updated in the same picture
+    assert before == 0.0 and abs(after - dE_dout_h1 * 0.241300709) < TOL
+    assert abs(float(re.search(r"× \S+ = ([-\d.e]+)</FONT>", src).group(1)) - after) < TOL
     assert bp.draw().source.split("\n", 1)[1] == backprop_dot(bp).split("\n", 1)[1]
+
+
+def test_every_frame_shows_what_its_step_text_says(net):
+    from autograd.trace import Backprop
+
+    root = net["E_total"]
+    bp = Backprop(root)
+    for step in bp:
+        src = backprop_dot(bp, precision=PRECISE)
+        shown, got = nodes(src), received(src)
+        names = _names(root)
+        assert f"backward step {step.index}/{step.total}: {names[step.node]}" in src
+        assert "#fdae61" in shown[names[step.node]]["attrs"]  # the step's node is the current one
+        assert {names[t.input] for t in step.terms} == set(got)
+        for t in step.terms:  # the text's "grad before -> after" is the box's
+            assert got[names[t.input]] == pytest.approx((t.before, t.after), abs=1e-11)
+            assert re.search(rf"{re.escape(names[t.input])} .*grad \S+ -> \S+", str(step))
+    bp.reset()
 
 
 def test_render_steps_writes_one_frame_per_step_and_a_self_contained_player(net, tmp_path, dot_program):
@@ -337,6 +473,17 @@ def test_render_steps_writes_one_frame_per_step_and_a_self_contained_player(net,
     assert all(f'href="{f}"' in page for f in frames)
     assert not re.search(r"https?:|//[\w.]+\.\w|src=\"(?!step_)", page)  # no network access
     assert all((tmp_path / f).read_bytes().startswith(b"<?xml") for f in frames)
+    sizes = {re.search(rb'<svg width="(\S+)" height="(\S+)"', (tmp_path / f).read_bytes()).groups() for f in frames}
+    assert len(sizes) == 1  # every frame the same size: the player does not jump
+
+
+def test_consecutive_frames_have_the_same_layout(net, dot_program, tmp_path):
+    render_steps(net["E_total"], tmp_path, size=None)
+    layouts = set()
+    for f in sorted(tmp_path.glob("step_*.svg")):
+        svg = f.read_text(encoding="utf-8")
+        layouts.add(tuple(re.findall(r'<g id="([vo]\d+)" class="node">.*?(?:points|d)="([^"]*)"', svg, re.S)))
+    assert len(layouts) == 1 and len(next(iter(layouts))) > 40  # every node in the same place in every frame
 
 
 def _order(root: Value) -> list[Value]:
