@@ -160,12 +160,12 @@ def test_mazur_picture_edges_use_the_graph_names():
     q["E_total"].backward()
     for collapse in (True, False):
         dot = to_dot(q["E_total"], collapse=collapse)
-        labels = re.findall(r"-> \w+ \[label=<(.*?)>", dot)
+        labels = re.findall(r'-> \w+:p\d+:\w \[id="\w+", tooltip="(.*?)"', dot)  # dchild/dinput = formula = value
         assert labels
         for label in labels:
-            formula = label.split(" = ")[0]
+            formula = label.split(" = ", 1)[1].rsplit(" = ", 1)[0]
             assert not PLACEHOLDER.search(formula), label
-    assert "label=<w5 = 0.4>" in to_dot(q["E_total"])
+    assert 'tooltip="dnet_o1/dout_h1 = w5 = 0.4"' in to_dot(q["E_total"])
 
 
 # -- the REPL and notebooks ---------------------------------------------------------------------------
