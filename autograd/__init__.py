@@ -7,6 +7,7 @@ from .check import Verdict, check, check_all
 from .compile import CompiledGraph, compile_graph
 from .construct import apply, linear, logsumexp, node_constructor, sum_values
 from .explain import Explanation, Factor, Path, explain
+from .explore import Explorer, explore
 from .gcpause import no_gc
 from .gradcheck import GradcheckError, gradcheck
 from .graph import Graph
@@ -22,6 +23,7 @@ __all__ = [
     "CompiledGraph",
     "Comparison",
     "Explanation",
+    "Explorer",
     "Factor",
     "GradcheckError",
     "Graph",
@@ -41,6 +43,7 @@ __all__ = [
     "define_op",
     "draw",
     "explain",
+    "explore",
     "grad",
     "gradcheck",
     "hessian",

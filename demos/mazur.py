@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --render: whose chain-rule paths to highlight (default w1)")
     parser.add_argument("--frames", metavar="DIR",
                         help="write one picture per backward step and an index.html that plays them to DIR")
+    parser.add_argument("--explore", metavar="FILE.html",
+                        help="write the explorer: one page to step, zoom, click and hover (needs Graphviz's dot)")
     parser.add_argument("--compiled", action="store_true",
                         help="with --steps: trace the loss once and train with generated code (autograd.compile_graph)")
     args = parser.parse_args(argv)
@@ -272,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
 
         index = render_steps(q["E_total"], args.frames, params=parameters(q))
         after_table.append(f"wrote one picture per backward step and {index} (open it in a browser)")
+    if args.explore:
+        from autograd import explore
+
+        page = explore(q["E_total"], params=parameters(q)).save(args.explore)
+        after_table.append(f"wrote the explorer to {page} (open it in a browser; it needs no network)")
     table.section("chain-rule factors (w5: one path; w1: through o1 and o2, the two add)")
     for name, got in factors(q).items():
         table.row(name, got, PUBLISHED_FACTORS[name])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 import pytest
 
@@ -68,3 +69,41 @@ def torch():
             pytest.fail("PyTorch is missing but CHAINRULE_REQUIRE_TORCH=1: pip install -e '.[torch]'")
         pytest.skip("PyTorch is not installed (pip install -e '.[torch]')")
     return torch
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven by Selenium (the system's chromium and chromedriver, nothing downloaded): skip
+    without them, unless CHAINRULE_REQUIRE_BROWSER=1 (as .ci/run sets) makes that a failure."""
+    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    driver_path = shutil.which("chromedriver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        webdriver = None
+    missing = [what for what, there in (("selenium", webdriver), ("chromium", chromium),
+                                        ("chromedriver", driver_path)) if not there]
+    if missing:
+        message = (f"browser tests need {', '.join(missing)} "
+                   "(apt-get install chromium chromium-driver; pip install selenium)")
+        if os.environ.get("CHAINRULE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{message}, but CHAINRULE_REQUIRE_BROWSER=1")
+        pytest.skip(message)
+    os.environ.setdefault("SE_AVOID_STATS", "true")  # Selenium Manager: no statistics, no downloads
+    profile = tempfile.mkdtemp(prefix="chainrule-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,800"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,183 @@
+"""The explorer: one self-contained HTML page to step through backprop on the graph and ask any node why.
+
+``explore(root).save("net.html")`` writes a single file (the graph laid out by Graphviz's ``dot`` as SVG, both
+directions; the data as JSON; the script inline) that works from ``file://`` with no network. Everything it
+shows is computed here, at save time: the ``Backprop`` state after every step (as the pushes of each step,
+so the page stays linear in the graph's size) and ``explain(root, node)`` for every value node.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .collapse import term_formula
+from .explain import explain
+from .names import node_names
+from .render import _KIND_NOTES, _KINDS, _STATES, _dot, _kind, _lines, _num, _options, pipe, visible
+from .trace import Backprop
+from .value import Value, topological_order
+
+MAX_EXPLAINED_CHARS = 2_000_000  # explanation text one page holds in all; later nodes point to explain()
+_PAGE = Path(__file__).with_name("explore_page.html")
+
+
+@dataclass(frozen=True)
+class Explorer:
+    """A saved-or-shown explorer page for one graph: ``save(path)``, or display it in Jupyter."""
+
+    root: Value
+    page: str  # the whole HTML document
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page to ``path`` (one self-contained HTML file; atomic: a temporary file, then rename)."""
+        path = Path(path)
+        try:
+            mode = path.stat().st_mode & 0o777  # an existing page keeps its permission bits
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.chmod(tmp, mode)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.page)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def _repr_html_(self) -> str:
+        # an iframe of its own: two explorers in one notebook share no ids, styles or window.chainrule
+        return (f'<iframe srcdoc="{html.escape(self.page, quote=True)}" sandbox="allow-scripts" '
+                'style="width: 100%; height: 680px; border: 1px solid #ddd" title="chainrule explorer"></iframe>')
+
+
+def explore(root: Value, *, grad: float = 1.0, rankdir: str = "LR", precision: int = 4, max_nodes: int = 500,
+            max_paths: int = 64, collapse: Any = True, params: Any = None, title: str | None = None) -> Explorer:
+    """The explorer page of ``root``'s graph (every node drawn; needs Graphviz's ``dot``).
+
+    ``grad`` seeds the pass; ``rankdir`` is the layout shown first (both are in the page); ``precision``
+    the digits on the picture; ``max_nodes`` bounds the graph (as for ``draw``); ``max_paths`` and
+    ``collapse`` go to ``explain`` for the side panel (``collapse=True``: the hand derivation's quantities);
+    ``params`` and ``title`` as for ``draw``. Gradients are left as they were.
+    """
+    opts = _options({"rankdir": rankdir, "precision": precision, "max_nodes": max_nodes, "params": params},
+                    collapse=False, size=None)
+    order = topological_order(root)
+    _lines(root, opts)  # the size check before any work
+    names = node_names(order)
+    index = {v: i for i, v in enumerate(order)}
+    shown = [visible(names[v]) for v in order]
+    seen: dict[str, int] = {}
+    for s in shown:
+        seen[s] = seen.get(s, 0) + 1
+    keys = [s if seen[s] == 1 else f"{s} (v{i})" for i, s in enumerate(shown)]
+    steps, start = _steps(root, grad, order, index, precision)
+    reserve = _reserve(order, steps, index, precision)
+    svgs = {d: _svg(root, _options({"rankdir": d, "precision": precision, "max_nodes": max_nodes,
+                                    "params": params}, collapse=False, size=None), reserve) for d in ("LR", "TB")}
+    param_set = None if params is None else set(params)
+    nodes = []
+    for i, v in enumerate(order):
+        nodes.append({"id": f"v{i}", "key": keys[i], "name": shown[i], "kind": _kind(v, root, param_set),
+                      "data": v.data, "dataText": _num(v.data, precision), "inputs": [index[x] for x in v.inputs],
+                      "op": v.op})
+    edges = {}
+    for i, v in enumerate(order):
+        for j, (x, local) in enumerate(zip(v.inputs, v.local_grads)):
+            formula = visible(term_formula(v, j, names))
+            value = _num(local, precision)
+            said = value if formula == value else f"{formula} = {value}"
+            edges[f"e{i}_{j}"] = {"text": f"d{shown[i]}/d{shown[index[x]]} = {said}", "value": local}
+    data = {
+        "title": visible(title if title is not None else f"Backpropagation through {names[root]}"),
+        "root": index[root], "seed": float(grad), "seedText": _num(float(grad), precision),
+        "layout": rankdir if rankdir in ("LR", "TB") else "LR", "svg": svgs, "nodes": nodes, "edges": edges,
+        "steps": steps, "start": start, "explanations": _explanations(root, order, collapse, max_paths),
+        "states": _STATES, "kinds": [{"kind": k, "note": _KIND_NOTES[k], **a} for k, a in _KINDS.items()],
+    }
+    page = _PAGE.read_text(encoding="utf-8")
+    page = page.replace("__TITLE__", html.escape(data["title"])).replace("__DATA__", _js(data))
+    return Explorer(root, page)
+
+
+def _steps(root: Value, grad: float, order: list[Value], index: dict[Value, int],
+           precision: int) -> tuple[list[dict], str]:
+    """Every step of the pass as its pushes (this pass alone: grads start at 0); all grads restored after."""
+    saved = [(v, v.grad) for v in order]
+    steps = []
+    try:
+        for v in order:
+            v.grad = 0.0
+        bp = Backprop(root, grad)
+        start = visible(f"Before step 1/{len(order)}: d{bp.names[root]}/d{bp.names[root]} = "
+                        f"{_num(bp.grad, precision)} (the seed); every other gradient is 0.")
+        for step in bp:
+            received: dict[int, list] = {}
+            for t in step.terms:
+                i = index[t.input]
+                if i in received:
+                    received[i][2], received[i][4] = t.after, _num(t.after, precision)
+                else:
+                    received[i] = [i, t.before, t.after, _num(t.before, precision), _num(t.after, precision)]
+            n = index[step.node]
+            steps.append({"node": n, "grad": step.grad, "text": visible(str(step)),
+                          "edges": [f"e{n}_{j}" for j in range(len(step.node.inputs))],
+                          "received": list(received.values())})
+    finally:
+        for v, g in saved:
+            v.grad = g
+    return steps, start
+
+
+def _reserve(order: list[Value], steps: list[dict], index: dict[Value, int], precision: int) -> dict[Any, int]:
+    """Room (characters) for each node's longest grad row over the steps, so the picture never overflows."""
+    longest = [len("grad 0")] * len(order)
+    for s in steps:
+        for i, _, _, before, after in s["received"]:
+            longest[i] = max(longest[i], len(f"grad {before} → {after}"))
+    return {v: longest[i] for i, v in enumerate(order)}
+
+
+def _svg(root: Value, opts: Any, reserve: dict[Any, int]) -> str:
+    """The picture as inline SVG: no XML prolog, DOCTYPE, titles or native tooltips (the page has its own)."""
+    svg = pipe(_dot(_lines(root, opts, reserve=reserve)), "svg").decode("utf-8")
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)
+    svg = re.sub(r"<title>[^<]*</title>\n?", "", svg)
+    return re.sub(r' xlink:title="[^"]*"', "", svg)
+
+
+def _explanations(root: Value, order: list[Value], collapse: Any, max_paths: int) -> list[str | None]:
+    """``str(explain(root, node))`` per node, until the page holds MAX_EXPLAINED_CHARS of them (then None)."""
+    out: list[str | None] = []
+    total = 0
+    for v in order:
+        if total > MAX_EXPLAINED_CHARS:
+            out.append(None)
+            continue
+        text = visible(str(explain(root, v, collapse=collapse, max_paths=max_paths)))
+        total += len(text)
+        out.append(text)
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _js(obj: object) -> str:
+    """``obj`` as a JavaScript literal that no HTML parser can end early (``<``, ``>``, ``&`` escaped)."""
+    text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"))  # NaN/Infinity: valid JavaScript
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
