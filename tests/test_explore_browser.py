@@ -53,7 +53,7 @@ def test_the_page_loads_without_errors_or_network(browser, mazur_page):
     path, _ = mazur_page
     browser.get_log("performance")
     load(browser, path)
-    assert js(browser, "return window.chainrule.steps") == 31
+    assert js(browser, "return window.chainrule.steps") == 15  # a step per non-leaf node
     js(browser, "chainrule.go(5); chainrule.select('w1'); chainrule.layout('TB'); chainrule.zoom(2); chainrule.fit()")
     assert errors(browser) == []
     urls = requests(browser)
@@ -76,7 +76,7 @@ def test_go_k_agrees_with_backprop_after_k_steps(browser, mazur_page):
             assert shown["step"] == k
             assert shown["current"] == (bp.names[bp.steps[-1].node] if k else None)
             assert shown["next"] == (bp.names[bp.current] if bp.current is not None else None)
-            want = {bp.names[v]: v.grad for v in bp.order} if k else {bp.names[v]: float(v is root) for v in bp.order}
+            want = {bp.names[v]: v.grad for v in bp.nodes} if k else {bp.names[v]: float(v is root) for v in bp.nodes}
             assert shown["grads"] == want, k  # exactly: the page replays Python's floats
             frame = backprop_frame(bp)
             assert set(shown["final"]) == {bp.names[v] for v, s in frame.state.items() if s in ("final", "current")}
@@ -91,7 +91,7 @@ def test_the_picture_and_the_step_text_agree(browser, mazur_page):
     load(browser, path)
     k = next(i for i in range(1, 32) if js(browser, "return chainrule.go(arguments[0]).current", i) == "out_h1")
     text = js(browser, "return document.getElementById('steptext').textContent")
-    assert text.startswith(f"Step {k}/31  out_h1 = ") and "net_h1 +=" in text
+    assert text.startswith(f"Step {k}/15  out_h1 = ") and "net_h1 +=" in text
     after = text.split("grad 0 -> ")[1].split()[0]  # the push to net_h1, as the step writes it
     box = js(browser, """const g = document.querySelector('#canvas svg').querySelectorAll('g.node');
         return Array.from(g).map((n) => Array.from(n.querySelectorAll('text')).map((t) => t.textContent));""")
@@ -167,10 +167,10 @@ def test_zoom_pan_keys_and_layout(browser, mazur_page):
     body.send_keys("\ue012")  # ArrowLeft
     assert js(browser, "return chainrule.state().step") == 1
     body.send_keys("\ue010")  # End
-    assert js(browser, "return chainrule.state().step") == 31
+    assert js(browser, "return chainrule.state().step") == 15
     browser.find_element("id", "tb").click()
     assert js(browser, "return document.getElementById('tb').getAttribute('aria-pressed')") == "true"
-    assert js(browser, "return chainrule.state().step") == 31  # the layout changes, the step stays
+    assert js(browser, "return chainrule.state().step") == 15  # the layout changes, the step stays
     assert errors(browser) == []
 
 
