@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .graph import Graph, as_graph
 from .names import markdown_code, markdown_text
 from .text import expression, format_number, term_formula
-from .value import Number, Value, _to_float
+from .value import Number, Value, to_float
 
 if TYPE_CHECKING:
     import graphviz
@@ -101,7 +101,7 @@ class Backprop:
     def __init__(self, root: Value | Graph, grad: Number = 1.0, precision: int = 9) -> None:
         self.graph = as_graph(root, "Backprop")
         self.root = self.graph.root
-        self.grad = _to_float(grad)
+        self.grad = to_float(grad, "Backprop: the gradient")
         self.precision = precision
         self.nodes: list[Value] = list(reversed(self.graph.order))  # every node, in backward order
         self.order: list[Value] = [v for v in self.nodes if v._a is not None] or [self.root]  # the steps

@@ -164,7 +164,6 @@ def to_float(x: object, what: str = "Value data") -> float:
     return x
 
 
-_to_float = to_float  # the name other modules imported before to_float was public
 
 
 def _magnitude(x: numbers.Real) -> str:
