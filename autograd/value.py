@@ -164,8 +164,6 @@ def to_float(x: object, what: str = "Value data") -> float:
     return x
 
 
-
-
 def _magnitude(x: numbers.Real) -> str:
     """How large a number too large for a float is, without writing it out in full."""
     if isinstance(x, numbers.Rational):
