@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 from .names import node_names
-from .value import _MANY, Value
+from .value import Value, topological_order
 
 if TYPE_CHECKING:
     from .collapse import Collapse, FoldedEdge
@@ -33,41 +33,12 @@ _NN_PARAM = re.compile(r"(^|[.\s_])[Wwb]\[")  # nn's labels: W[1][0,1], b[1][0];
 
 
 def _walk(root: Value) -> list[Value]:
-    """Every node ``root`` depends on, inputs before the nodes that use them: the order backward() uses
-    (a depth-first post-order that explores a node's last input first), so that a pass over it adds up
-    every gradient in the same order as backward() and gives the same floats."""
+    """Every node ``root`` depends on, inputs before the nodes that use them: ``topological_order``, the order
+    backward() uses, so that a pass over it adds up every gradient in the same order and gives the same floats;
+    counted in ``walks``."""
     global walks
     walks += 1
-    order: list[Value] = []
-    seen: set[Value] = set()
-    stack: list[Value | None] = [root]
-    push, pop, emit, mark = stack.append, stack.pop, order.append, seen.add
-    while stack:
-        v = pop()
-        if v is None:  # everything pushed after v is done
-            emit(pop())
-        elif v not in seen:
-            mark(v)
-            a = v._a
-            if a is None:  # a leaf
-                emit(v)
-                continue
-            push(v)
-            push(None)
-            b = v._b
-            if b is None:
-                if a not in seen:
-                    push(a)
-            elif b is _MANY:
-                for child in a:
-                    if child not in seen:
-                        push(child)
-            else:
-                if a not in seen:
-                    push(a)
-                if b not in seen:
-                    push(b)
-    return order
+    return topological_order(root)
 
 
 class Graph:
