@@ -19,8 +19,9 @@ from typing import Any
 
 from .collapse import term_formula
 from .explain import explain
+from .graph import node_kind
 from .names import node_names
-from .render import _KIND_NOTES, _KINDS, _STATES, _dot, _kind, _lines, _num, _options, pipe, visible
+from .render import _KIND_NOTES, _KINDS, _STATES, _dot, _lines, _num, _options, pipe, visible
 from .trace import Backprop
 from .value import Value, topological_order
 
@@ -88,7 +89,7 @@ def explore(root: Value, *, grad: float = 1.0, rankdir: str = "LR", precision: i
     param_set = None if params is None else set(params)
     nodes = []
     for i, v in enumerate(order):
-        nodes.append({"id": f"v{i}", "key": keys[i], "name": shown[i], "kind": _kind(v, root, param_set),
+        nodes.append({"id": f"v{i}", "key": keys[i], "name": shown[i], "kind": node_kind(v, root, param_set),
                       "data": v.data, "dataText": _num(v.data, precision), "inputs": [index[x] for x in v.inputs],
                       "op": v.op})
     edges = {}

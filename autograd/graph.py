@@ -29,7 +29,23 @@ if TYPE_CHECKING:
 walks = 0  # full walks of a Value graph made so far (the tests count them: one per reader call)
 
 KINDS = ("output", "intermediate", "parameter", "input", "constant")
-_NN_PARAM = re.compile(r"(^|[.\s_])[Wwb]\[")  # nn's labels: W[1][0,1], b[1][0]; a Neuron's w[0]
+# A parameter's label: nn's W[1][0,1], b[1][0], a Neuron's w[0]; or a hand-built graph's w1, b2, weight, theta.
+_NN_PARAM = re.compile(r"(^|[.\s_])[Wwb]\[|^(?:[Ww]|b|weight|bias|theta)(?:_?\d+)?$")
+
+
+def node_kind(v: Value, root: Value, params: Collection[Value] | None = None) -> str:
+    """``output``, ``intermediate``, ``parameter`` (a leaf in ``params``, or without ``params`` a leaf labeled as
+    one), ``input`` (another labeled leaf) or ``constant`` (an unlabeled leaf)."""
+    if v is root:
+        return "output"
+    if v._a is not None:
+        return "intermediate"
+    if params is not None:
+        if v in params:
+            return "parameter"
+    elif v.label is not None and _NN_PARAM.search(str(v.label)):
+        return "parameter"
+    return "input" if v.label is not None else "constant"
 
 
 def _walk(root: Value) -> list[Value]:
@@ -145,18 +161,8 @@ class Graph:
         return where.get(parent, ())
 
     def kind(self, v: Value, params: Collection[Value] | None = None) -> str:
-        """``output``, ``intermediate``, ``parameter``, ``input`` or ``constant`` (``params`` overrides the Graph's)."""
-        if v is self.root:
-            return "output"
-        if v._a is not None:
-            return "intermediate"
-        params = self.params if params is None else params
-        if params is not None:
-            if v in params:
-                return "parameter"
-        elif v.label is not None and _NN_PARAM.search(str(v.label)):
-            return "parameter"
-        return "input" if v.label is not None else "constant"
+        """``node_kind`` of ``v`` in this graph (``params`` overrides the Graph's)."""
+        return node_kind(v, self.root, self.params if params is None else params)
 
     def kept(self, collapse: Collapse = True) -> set[Value]:
         """The nodes a folded view keeps (``autograd.collapse.kept_nodes``), cached per setting."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .collapse import FoldedEdge, edge_formula, fill, fold, kept_nodes, number_text, operand_text, term_formula
+from .graph import node_kind
 from .names import node_names
 from .value import Value, topological_order
 
@@ -37,7 +38,6 @@ INSTALL_HINT = (
 )
 FORMATS = ("svg", "png", "pdf")
 # nn's labels (W[1][0,1], b[1][0], a Neuron's w[0]) and a hand derivation's (w1, w_2, b1, W, bias, theta)
-_NN_PARAM = re.compile(r"(^|[.\s_])[Wwb]\[|^(?:[Ww]|b|weight|bias|theta)(?:_?\d+)?$")
 _FONT = "Helvetica"
 _DQ = '"'
 _HIGHLIGHT = "#d62728"
@@ -258,7 +258,7 @@ def _lines(root: Value, opts: _Options, frame: _Frame | None = None,
         lines.append(f"graph [label={caption}, labelloc={'t' if frame is not None else 'b'}, fontsize=14]")
     params = None if opts.params is None else set(opts.params)
     for v in nodes:
-        attrs = dict(_KINDS[_kind(v, root, params)])
+        attrs = dict(_KINDS[node_kind(v, root, params)])
         rows = [f"<B>{_text(shown[v])}</B>"]
         if opts.show_data:
             rows.append(f"data {_num(v.data, p)}")
@@ -337,19 +337,6 @@ def _check_size(n: int, opts: _Options) -> None:
         raise ValueError(
             f"the graph has {n} nodes, more than max_nodes={opts.max_nodes}; {hint}, or raise max_nodes"
         )
-
-
-def _kind(v: Value, root: Value, params: set[Value] | None) -> str:
-    if v is root:
-        return "output"
-    if v.inputs:
-        return "intermediate"
-    if params is not None:
-        if v in params:
-            return "parameter"
-    elif v.label is not None and _NN_PARAM.search(str(v.label)):
-        return "parameter"
-    return "input" if v.label is not None else "constant"
 
 
 def _highlighted(root: Value, order: list[Value], names: dict[Value, str],
