@@ -17,28 +17,13 @@ inside the op and stay correct for every input.
 from __future__ import annotations
 
 import inspect
-import math
-import numbers
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from ..value import Value
+from ..value import Value, to_float
 from .codegen import Graph
 
 CHUNK = 5000  # generated lines per function; larger graphs are split into parts sharing a list S
-
-
-def _number(x: object, where: str) -> float:
-    """``x`` as a finite float, or the TypeError / ValueError ``update`` raises."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"update: {where} must be a real number (int or float), got {type(x).__name__}")
-    try:
-        f = float(x)
-    except OverflowError:
-        raise ValueError(f"update: {where} is too large for a float") from None
-    if not math.isfinite(f):
-        raise ValueError(f"update: {where} must be finite, got {x!r}")
-    return f
 
 
 class CompiledGraph:
@@ -70,7 +55,7 @@ class CompiledGraph:
     def update(self, constants: Mapping[Value | str, float] | Sequence[float]) -> None:
         """Set constant leaves: a mapping keyed by leaf, label or name, or a full list in order."""
         if not isinstance(constants, Mapping):
-            new = [_number(x, "a constant") for x in constants]
+            new = [to_float(x, "update: a constant") for x in constants]
             if len(new) != len(self.constants):
                 raise ValueError(f"update: expected {len(self.constants)} constants, got {len(new)}")
             self.constants[:] = new
@@ -85,7 +70,7 @@ class CompiledGraph:
         for key, x in constants.items():
             if key not in index:
                 raise KeyError(f"update: {key!r} is not a constant leaf of this graph")
-            changes.append((index[key], _number(x, "a constant")))
+            changes.append((index[key], to_float(x, "update: a constant")))
         for i, x in changes:
             self.constants[i] = x
 
