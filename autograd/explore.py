@@ -120,7 +120,7 @@ def _steps(root: Value, grad: float, order: list[Value], index: dict[Value, int]
         for v in order:
             v.grad = 0.0
         bp = Backprop(root, grad)
-        start = visible(f"Before step 1/{len(order)}: d{bp.names[root]}/d{bp.names[root]} = "
+        start = visible(f"Before step 1/{len(bp.order)}: d{bp.names[root]}/d{bp.names[root]} = "
                         f"{_num(bp.grad, precision)} (the seed); every other gradient is 0.")
         for step in bp:
             received: dict[int, list] = {}

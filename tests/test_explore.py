@@ -93,6 +93,7 @@ def test_the_steps_are_backprop_s_steps_and_gradients_stay(net, dot_program):
         v.grad = 0.0
     bp = Backprop(root)
     assert len(data["steps"]) == len(bp.order)  # a step per non-leaf node
+    assert data["start"].startswith(f"Before step 1/{len(bp.order)}: ")  # the same count as the header
     for shown, step in zip(data["steps"], bp):
         assert data["nodes"][shown["node"]]["key"] == bp.names[step.node]
         assert shown["text"] == visible(str(step))  # the step text under the picture
