@@ -71,7 +71,7 @@ class Op:
     forward: str  # Python expression of the result
     local: tuple[str, ...]  # d out / d operand: one per operand; n-ary: one, in x, i, xs and out
     formula: tuple[str, ...]  # the same derivatives as a reader writes them, aligned with local
-    show: str  # how the op reads in a derivation, e.g. "{x} * {y}" ("{xs}" for the operand list)
+    show: str  # how a node reads: an expression in the operands, e.g. "{x} * {y}", "sum(xs)" (braces optional)
     checks: tuple[tuple[str, type, str], ...] = ()  # (must hold before forward, error, reason)
     param: bool = False  # True when the op has a constant parameter n (x ** 2.0, 2.0 ** x)
     propagates: bool = False  # an inf or nan operand always gives an inf or nan result (x + y, but not tanh x)
@@ -81,8 +81,6 @@ class Op:
     local_all: str = ""  # n-ary: the tuple of every operand's local derivative at once (a faster form of local)
     finite_local: bool = False  # the local derivatives are finite whenever operands and result are
     identity: int | None = None  # for a binary operator: the int i for which ``i op v`` is v itself (0 for +)
-    precedence: int = 4  # how tightly ``show`` binds: 1 sum, 2 product, 3 power, 4 atom (a call)
-    binds: tuple[int, ...] = ()  # the precedence each operand needs in ``show`` to go without parentheses
     doc: str = field(default="", compare=False)
 
     @cached_property
@@ -117,19 +115,19 @@ def define_op(
     local_all: str | None = None,
     finite_local: bool | None = None,
     identity: int | None = None,
-    precedence: int = 4,
-    binds: Sequence[int] = (),
 ) -> Callable:
     """Add an op to the table and return the function that applies it to Values and numbers.
 
     ``forward`` and each of ``local`` are Python expressions in ``x``, ``y`` (``n`` with ``param=True``) and,
     for ``local``, ``out``; with ``arity="n"`` they read the list ``xs``, and ``local`` is d out / d the operand
     ``x`` at index ``i``. ``formula`` is each local derivative as a reader writes it. ``checks`` are
-    ``(condition, error type, reason)`` that must hold before the forward runs. ``method`` (and ``reflected``
+    ``(condition, error type, reason)`` that must hold before the forward runs. ``show`` is how a node reads, an
+    expression in the same operands (``"{x} * {y}"``, ``"sum(xs)"``; text that is no expression, such as
+    ``"|{x}|"``, is filled in as it stands; default ``name(x)``). ``method`` (and ``reflected``
     for a binary operator) install the op on Value.
     """
     op = _make_op(name, forward, local, formula, show, checks, method, reflected, arity, param, propagates,
-                  value_param, local_all, finite_local, identity, precedence, binds)
+                  value_param, local_all, finite_local, identity)
     if name in OPS:  # a notebook cell run again: the same definition gives the same function
         if OPS[name] == op and _INSTALL:
             return _INSTALL[1](name)
@@ -140,7 +138,7 @@ def define_op(
 
 
 def _make_op(name, forward, local, formula, show, checks, method, reflected, arity, param, propagates,
-             value_param, local_all, finite_local, identity, precedence, binds) -> Op:
+             value_param, local_all, finite_local, identity) -> Op:
     """Check a definition and build its Op; every mistake is a ValueError naming the op and the part."""
     if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"define_op: the name must be an identifier, got {name!r}")
@@ -172,7 +170,7 @@ def _make_op(name, forward, local, formula, show, checks, method, reflected, ari
     if reflected is not None and arity != 2:
         raise ValueError(f"define_op {name}: only a binary op has a reflected method")
     if show is None:
-        show = f"{name}({', '.join({0: ['{xs}'], 1: ['{x}'], 2: ['{x}', '{y}']}[arity])})"
+        show = f"{name}({', '.join({0: ['xs'], 1: ['{x}'], 2: ['{x}', '{y}']}[arity])})"
     if not local_all and arity == 0:
         local_all = f"tuple([{local[0]} for i, x in enumerate(xs)])"
     elif arity == 0:
@@ -180,8 +178,7 @@ def _make_op(name, forward, local, formula, show, checks, method, reflected, ari
     if finite_local is None:  # a constant or a bare operand is finite already; anything else is checked
         finite_local = all(_is_name_or_number(e) for e in local)
     return Op(name, arity, forward, local, formula, show, tuple(checks), param, propagates, method, reflected,
-              value_param, local_all or "", finite_local, identity, precedence,
-              tuple(binds) or (0,) * max(arity, 1))
+              value_param, local_all or "", finite_local, identity)
 
 
 def _check_expression(op: str, part: str, expr: object, allowed: set[str]) -> None:
@@ -325,55 +322,32 @@ class _Fold(ast.NodeTransformer):
         return node
 
 
-def operand_local(op: Op, index: int, arity: int) -> tuple[str, int | None]:
-    """Compatibility form of ``operand_expression`` for n-ary ops: an expression in ``x``, ``out`` and ``y``
-    (the one operand ``xs[k]`` it reads, if any), and that operand's index ``k`` (None when there is none)."""
-    expr = ast.parse(operand_expression(op, index, arity), mode="eval")
-    reads = [n for n in ast.walk(expr) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
-             and n.value.id == "xs" and isinstance(n.slice, ast.Constant)]
-    partners = {n.slice.value for n in reads}
-    if len(partners) > 1:
-        raise ValueError(f"{op.name}: operand_local covers one partner operand; use operand_expression")
-
-    class _Y(ast.NodeTransformer):
-        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
-            return ast.Name("y", ast.Load()) if node in reads else self.generic_visit(node)
-
-    text = ast.unparse(_Y().visit(expr).body)
-    return text, (partners.pop() if partners else None)
-
-
 # -- the built-in ops ---------------------------------------------------------------------------------
-SUM_P, PRODUCT_P, POWER_P, ATOM_P = 1, 2, 3, 4  # the precedence levels of ``show``
-
 define_op("add", forward="x + y", local=("1.0", "1.0"), formula=("1", "1"), show="{x} + {y}", propagates=True,
-          method="__add__", reflected="__radd__", identity=0, precedence=SUM_P, binds=(SUM_P, SUM_P))
+          method="__add__", reflected="__radd__", identity=0)
 define_op("sub", forward="x - y", local=("1.0", "-1.0"), formula=("1", "-1"), show="{x} - {y}", propagates=True,
-          method="__sub__", reflected="__rsub__", precedence=SUM_P, binds=(SUM_P, PRODUCT_P))
+          method="__sub__", reflected="__rsub__")
 define_op("mul", forward="x * y", local=("y", "x"), formula=("y", "x"), show="{x} * {y}", propagates=True,
-          method="__mul__", reflected="__rmul__", precedence=PRODUCT_P, binds=(PRODUCT_P, PRODUCT_P))
+          method="__mul__", reflected="__rmul__")
 define_op("div", forward="x / y", local=("1.0 / y", "-out / y"), formula=("1/y", "-x/y^2"), show="{x} / {y}",
           checks=(("y != 0.0", ZeroDivisionError, "division by zero"),),
-          method="__truediv__", reflected="__rtruediv__", precedence=PRODUCT_P, binds=(PRODUCT_P, POWER_P))
+          method="__truediv__", reflected="__rtruediv__")
 define_op("neg", forward="-x", local="-1.0", formula="-1", show="-{x}", propagates=True, method="__neg__",
-          arity=1, precedence=PRODUCT_P, binds=(POWER_P,))
+          arity=1)
 define_op("pow", forward="x ** y", local=("y * x ** (y - 1.0)", "out * math.log(x)"),
           formula=("y * x^(y-1)", "x^y * ln(x)"), show="{x}^{y}",
-          checks=(("x > 0.0", ValueError, "base must be > 0 when the exponent is a Value"),),
-          precedence=POWER_P, binds=(ATOM_P, ATOM_P))
+          checks=(("x > 0.0", ValueError, "base must be > 0 when the exponent is a Value"),))
 define_op("pow_const", forward="x ** n", local="n * x ** (n - 1.0) if n != 0.0 else 0.0",
           formula="n * x^(n-1)", show="{x}^{n}", arity=1, param=True, method="__pow__", value_param="pow",
           checks=(
               ("x != 0.0 or n >= 1.0 or n == 0.0", ZeroDivisionError, "0 to a power below 1 has no derivative"),
               ("x >= 0.0 or n == int(n)", ValueError, "a negative base needs an integer exponent"),
-          ), precedence=POWER_P, binds=(ATOM_P,))
+          ))
 define_op("rpow_const", forward="n ** x", local="out * math.log(n)", formula="n^x * ln(n)", show="{n}^{x}",
           arity=1, param=True, method="__rpow__",
-          checks=(("n > 0.0", ValueError, "base must be > 0 for a Value exponent"),),
-          precedence=POWER_P, binds=(ATOM_P,))
+          checks=(("n > 0.0", ValueError, "base must be > 0 for a Value exponent"),))
 # a constant factor that belongs to its node (the 1/2 of a squared error): no constant leaf with a gradient
-define_op("scale", forward="n * x", local="n", formula="n", show="{n} * {x}", arity=1, param=True,
-          precedence=PRODUCT_P, binds=(PRODUCT_P,))
+define_op("scale", forward="n * x", local="n", formula="n", show="{n} * {x}", arity=1, param=True)
 define_op("exp", forward="math.exp(x) if x < 709.8 else INF", local="out", formula="exp(x)", show="exp({x})",
           arity=1, method="exp")
 define_op("log", forward="math.log(x)", local="1.0 / x", formula="1/x", show="ln({x})", arity=1, method="log",
@@ -398,15 +372,16 @@ define_op("sin", forward="math.sin(x)", local="math.cos(x)", formula="cos(x)", s
           method="sin", finite_local=True)
 define_op("cos", forward="math.cos(x)", local="-math.sin(x)", formula="-sin(x)", show="cos({x})", arity=1,
           method="cos", finite_local=True)
-define_op("sum", forward="math.fsum(xs)", local="1.0", formula="1", show="{xs}", arity="n", propagates=True,
-          local_all="(1.0,) * len(xs)", precedence=SUM_P, binds=(SUM_P,))
+define_op("sum", forward="math.fsum(xs)", local="1.0", formula="1", show="sum(xs)", arity="n", propagates=True,
+          local_all="(1.0,) * len(xs)")
 # operands w_1..w_n, x_1..x_n, b: d out / d w_i is x_i, d out / d x_i is w_i, d out / d b is 1
 define_op("linear", forward="_linear(xs)",
           local="xs[i + len(xs) // 2] if i < len(xs) // 2 else (xs[i - len(xs) // 2] if i < len(xs) - 1 else 1.0)",
           formula="xs[i + len(xs) // 2] if i < len(xs) // 2 else (xs[i - len(xs) // 2] if i < len(xs) - 1 else 1)",
-          show="{w}.{x} + {b}", arity="n", propagates=True, finite_local=True,
-          local_all="(*xs[len(xs) // 2:-1], *xs[:len(xs) // 2], 1.0)", precedence=SUM_P, binds=(SUM_P,))
+          show="sum([xs[i] * xs[len(xs) // 2 + i] for i in range(len(xs) // 2)]) + xs[-1]",
+          arity="n", propagates=True, finite_local=True,
+          local_all="(*xs[len(xs) // 2:-1], *xs[:len(xs) // 2], 1.0)")
 define_op("logsumexp", forward="_logsumexp(xs)", local="math.exp(x - out)", formula="exp(x - out)",
-          show="logsumexp({xs})", arity="n", finite_local=True, local_all="tuple([math.exp(v - out) for v in xs])")
+          show="logsumexp(xs)", arity="n", finite_local=True, local_all="tuple([math.exp(v - out) for v in xs])")
 
 assert set(dir(builtins)) >= _BUILTINS

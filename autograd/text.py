@@ -96,24 +96,21 @@ def wrap(text: Text, need: int) -> str:
 def show(v: Value, args: Sequence[Text]) -> Text:
     """The node as its op's display template reads, filled with the operand texts ``args``."""
     op = ops.OPS[v.op]
-    if op.arity == 0:
-        if v.op == "sum":
-            return " + ".join(wrap(a, SUM) for a in args), SUM
-        if v.op == "linear":
-            n = len(args) // 2
-            terms = [f"{wrap(w, POWER)}*{wrap(x, POWER)}" for w, x in zip(args[:n], args[n:-1])]
-            return " + ".join([*terms, wrap(args[-1], SUM)]), SUM
-        return op.show.replace("{xs}", ", ".join(a[0] for a in args)), ATOM
-    env: dict[str, object] = {"x": _atom(args[0])}
+    template = _show_tree(op.show)
+    env: dict[str, object] = {"xs": [_atom(a) for a in args]} if op.arity == 0 else {"x": _atom(args[0])}
     if op.arity == 2:
         env["y"] = _atom(args[1])
     if op.param:
         env["n"] = float(v.param)
-    template = _show_tree(op.show)
-    if template is None:  # a template that is not an expression: fill it as text
-        fills = {"x": args[0][0], "y": args[1][0] if op.arity == 2 else "", "n": number_text(v.param or 0.0)}
-        return op.show.format(**fills), ATOM
-    return _print(_evaluate(template, env, fold=False))
+    if template is not None:
+        try:
+            return _print(_evaluate(template, env, fold=False))
+        except (ValueError, TypeError, KeyError, IndexError, _Placeholder):
+            pass
+    # a template that is not an expression (|{x}|): fill it as text
+    fills = {"x": args[0][0], "y": args[1][0] if op.arity == 2 else "", "n": number_text(v.param or 0.0),
+             "xs": ", ".join(a[0] for a in args)}
+    return op.show.format(**fills), ATOM
 
 
 @functools.cache
@@ -211,16 +208,7 @@ def term_tree(child: Value, i: int, names: dict[Value, str], operand: Operand | 
 
 def _sources(op: ops.Op, i: int, arity: int) -> list[str]:
     """What to read d out / d operand ``i`` from: the reader's formula, then the engine's expression."""
-    found = []
-    formula_text = getattr(ops, "formula_text", None)
-    try:
-        found.append(formula_text(op, i, arity) if formula_text else op.formula[i if op.arity else 0])
-    except (IndexError, TypeError):
-        pass
-    local = getattr(op, "local", ())
-    if local:
-        found.append(local[i] if op.arity and i < len(local) else local[0])
-    return found or ["?"]
+    return [ops.formula_text(op, i, arity), op.local[i] if op.arity else op.local[0]]
 
 
 def _leaf(x: Value, names: dict[Value, str]) -> object:
@@ -297,7 +285,7 @@ def _evaluate(node: ast.expr, env: dict[str, object], own: ast.expr | None = Non
     if isinstance(node, ast.UnaryOp):
         value = ev(node.operand)
         if isinstance(node.op, ast.USub):
-            return _neg(value) if fold else ("neg", value)
+            return _neg(value) if fold or type(value) is int else ("neg", value)
         if isinstance(node.op, ast.UAdd):
             return value
         if isinstance(node.op, ast.Not) and _is_number(value):
@@ -317,7 +305,9 @@ def _evaluate(node: ast.expr, env: dict[str, object], own: ast.expr | None = Non
         kind = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "^"}.get(type(node.op))
         if kind is None:
             raise ValueError("unsupported operator")
-        return _MAKERS[kind](a, b) if fold else (kind, a, b)
+        if fold or (type(a) is int and type(b) is int):  # index arithmetic (len(xs) // 2 + i) always folds
+            return _MAKERS[kind](a, b)
+        return (kind, a, b)
     if isinstance(node, ast.Compare):
         if len(node.ops) != 1 or type(node.ops[0]) not in _CMP:
             raise ValueError("unsupported comparison")
@@ -369,7 +359,15 @@ def _evaluate(node: ast.expr, env: dict[str, object], own: ast.expr | None = Non
             return args[0]
         if name in ("abs", "max", "min") and args and all(_is_number(a) for a in args):
             return {"abs": abs, "max": max, "min": min}[name](*args)
-        return ("call", _FUNCTIONS.get(name, name.lstrip("_")), tuple(args))
+        if name == "range" and len(args) == 1:
+            return list(range(_index(args[0])))
+        if name == "sum" and len(args) == 1:  # an operand list added up: a + b + c
+            total: object = 0.0
+            for k, item in enumerate(_as_list(args[0])):
+                total = item if k == 0 else (_add(total, item) if fold else ("+", total, item))
+            return total
+        spread = [x for a in args for x in (a if isinstance(a, list) else [a])]  # f(xs) reads f(a, b, c)
+        return ("call", _FUNCTIONS.get(name, name.lstrip("_")), tuple(spread))
     raise ValueError(f"unsupported expression {type(node).__name__}")
 
 

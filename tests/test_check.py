@@ -347,7 +347,7 @@ def test_the_quiz_diagnoses_a_wrong_answer_and_shows_the_right_step(q):
     assert [v.ok if v else None for _, _, v in result.answers] == [True, None, True, False]
     assert result.answers[3][2].kind == "missing_factor"
     assert "dout_o1/dnet_o1" in text and "the right step:" in text
-    assert "Step 6/15  net_o1 = w5*out_h1 + w6*out_h2 + b2   dE_total/dnet_o1 = 0.138498562" in text
+    assert "Step 6/15  net_o1 = w5 * out_h1 + w6 * out_h2 + b2   dE_total/dnet_o1 = 0.138498562" in text
     assert not result.finished and "stopped" in lines[-1]  # the answers ran out: stopped quietly
 
 

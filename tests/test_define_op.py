@@ -184,3 +184,37 @@ def test_a_wrong_definition_is_a_value_error_naming_the_part(kwargs, message):
     with pytest.raises(ValueError, match=message):
         define_op(name, **kwargs)
     assert name == "add" or name not in OPS  # a refused definition leaves no row behind
+
+
+def test_a_show_expression_reads_an_nary_node_in_its_operands_names():
+    """``show`` is an expression in the operands, as ``forward`` is: ``sum(xs) / len(xs)`` reads (a + b + c) / 3."""
+    avg = define_op("user_avg", arity="n", forward="math.fsum(xs) / len(xs)", local="1.0 / len(xs)",
+                    formula="1/n", show="sum(xs) / len(xs)")
+    a, b, c = Value(1.0, label="a"), Value(2.0, label="b"), Value(6.0, label="c")
+    y = avg(a, b * c, c)
+    y.label = "y"
+    assert str(Backprop(y).step()).startswith("Step 1/2  y = (a + mul#1 + c) / 3   dy/dy = 1")
+    assert 'tooltip="(a + b * c + c) / 3"' in to_dot(y)  # the folded picture writes b * c out
+
+
+def test_the_built_in_nary_ops_read_as_their_rows_say():
+    a, b, c = Value(1.0, label="a"), Value(2.0, label="b"), Value(3.0, label="c")
+    for v, text in [(autograd.sum_values([a, b, c]), "a + b + c"), (autograd.logsumexp([a, b]), "logsumexp(a, b)"),
+                    (autograd.linear([a, b], [c, a], b), "a * c + b * a + b")]:
+        assert str(Backprop(v).step()).startswith(f"Step 1/1  {v.op}#1 = {text}   ")
+
+
+def test_no_reader_special_cases_an_op_by_name():
+    """Outside the op table, no module compares a node's op with an op's name: every op is read from its row."""
+    import ast
+    from pathlib import Path
+
+    names = set(OPS)
+    for path in Path(autograd.__file__).parent.rglob("*.py"):
+        if path.name == "ops.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare) and any(isinstance(a, ast.Attribute) and a.attr in ("op", "name")
+                                                     for a in ast.walk(node)):
+                texts = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+                assert not names & set(texts), f"{path.name}:{node.lineno} compares an op with an op's name"

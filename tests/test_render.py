@@ -171,7 +171,7 @@ def test_folded_op_nodes_show_the_expression_of_named_quantities(net):
     assert "(a - (b - a * b)) / (a / b)^2 + exp(-(a + b)) + 2^(a - b)" in to_dot(r)
     minus_a = -a
     s = linear([a + b], [-minus_a], b) * (b - a)  # operands of linear and of neg keep their parentheses
-    assert "((a + b)*(-(-a)) + b) * (b - a)" in to_dot(s)
+    assert "((a + b) * -(-a) + b) * (b - a)" in to_dot(s)
     kept = nodes(to_dot(net["E_total"], collapse=["out_h1", net["out_o1"]]))  # keep only these (and leaves)
     assert {"out_h1", "out_o1", "E_total", "w1", "i1"} <= set(kept) and "net_h1" not in kept
 
