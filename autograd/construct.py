@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from . import ops
 from .ops import DomainError, Op
-from .value import _MANY, Number, Value, _ParamValue, to_float
+from .value import _MANY, Number, Value, _ParamValue, next_seq, to_float
 
 _new = object.__new__  # a node without running __init__: the constructors set every slot themselves
 MAKE: dict[str, Callable] = {}  # op name -> make(ins[, n])
@@ -28,6 +28,7 @@ node.data = out
 node.grad = 0.0
 node.label = None
 node.op = {name!r}
+node._seq = _next_seq()
 """
 _STORE = {
     1: "node._a = a\nnode._b = None\nnode._la = la",
@@ -66,7 +67,7 @@ def _generate(op: Op, name: str, args: str, prologue: str, ins: str, what: str) 
     source = f"def {name}({args}):\n    {doc}\n" + "".join(f"    {line}\n" for line in body)
     ns = ops.namespace()
     ns.update(OP=op, Value=Value, _ParamValue=_ParamValue, _new=_new, _failed=_failed, _operand=_operand,
-              _param=_param, _MANY=_MANY, MAKE=MAKE)
+              _param=_param, _MANY=_MANY, MAKE=MAKE, _next_seq=next_seq)
     return ops.define_function(source, name, ns, what)
 
 
@@ -147,6 +148,7 @@ def _operand(x: object, op: Op, position: int) -> Value:
         leaf.label = None
         leaf.op = ""
         leaf._a = None
+        leaf._seq = 0  # numbered as made just before its first consumer (autograd.names)
         return leaf
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{op.name}: operand {position} must be a Value or a real number, got {type(x).__name__}")

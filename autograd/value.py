@@ -6,6 +6,7 @@ turns each row into the node constructor and the methods attached to Value.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Callable
@@ -16,6 +17,7 @@ Number = int | float
 _MANY = type("_Many", (), {"__repr__": lambda self: "_MANY"})()  # marks a node with 3 or more inputs
 _zero = float  # _zero() makes a new 0.0 object each call
 _PASSES: list[tuple[int, list, list]] = []  # (thread, leaves, their old grads) of each backward() under way
+next_seq = itertools.count(1).__next__  # every node's construction number (readable names count in this order)
 
 
 class Value:
@@ -27,8 +29,8 @@ class Value:
 
     # Storage of inputs / local_grads by number of inputs, without tuple objects (one object per node):
     # 0 (a leaf): _a is None;  1: _a, _la and _b is None;  2: _a, _b, _la, _lb;  3 or more: _b is _MANY,
-    # _a and _la the tuples.
-    __slots__ = ("data", "grad", "label", "op", "_a", "_b", "_la", "_lb")
+    # _a and _la the tuples. _seq numbers nodes in the order they were made.
+    __slots__ = ("data", "grad", "label", "op", "_a", "_b", "_la", "_lb", "_seq")
 
     def __init__(self, data: Number, label: str | None = None) -> None:
         self.data = to_float(data)
@@ -36,6 +38,7 @@ class Value:
         self.label = label
         self.op = ""
         self._a = None
+        self._seq = next_seq()
 
     @property
     def inputs(self) -> tuple[Value, ...]:

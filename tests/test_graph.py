@@ -100,3 +100,24 @@ def test_readers_do_not_walk_by_other_means(monkeypatch):
     q = build_mazur()
     explain(q["E_total"], q["w1"], collapse=True)
     Backprop(q["E_total"]).run()
+
+
+def test_unlabeled_nodes_are_numbered_in_the_order_they_were_made():
+    """b = x*2 is made before a = x*3, so it is mul#1 although y = a + b reaches a first; a number an op
+    turned into a constant leaf counts as made just before that op."""
+    x = Value(1.0, label="x")
+    b = x * 2
+    a = x * 3
+    y = a + b
+    names = Graph(y).names
+    assert [names[v] for v in (b, a, y, b.inputs[1], a.inputs[1])] == ["mul#1", "mul#2", "add#1", "leaf#1", "leaf#2"]
+    c = Value(5.0)  # made by hand before d's number: leaf#1 in a graph that holds both
+    d = c + (x - 1.0)
+    assert [Graph(d).names[v] for v in (c, d.inputs[1].inputs[1])] == ["leaf#1", "leaf#2"]
+
+
+def test_the_2_2_2_networks_output_o1_has_the_first_numbers_of_its_loss_nodes():
+    q = build_mazur()  # E_o1's nodes are made before E_o2's
+    names = Graph(q["E_total"]).names
+    square_o1 = q["E_o1"].inputs[0] if q["E_o1"].inputs[0].inputs else q["E_o1"].inputs[1]
+    assert names[square_o1] == "pow_const#1" and names[square_o1.inputs[0]] == "sub#1"

@@ -158,9 +158,12 @@ def test_op_nodes_are_separate_and_show_the_op_name(net):
     ops = [op_text(attrs).split("\\n")[0] for _, attrs in OP.findall(src)]
     assert sorted(ops) == sorted(v.op for v in _order(root) if v.inputs)
     assert "<B>pow_const<BR/>n = 2</B>" in src  # an op with a constant shows it
-    square = next(v for v in _order(root) if v.op == "pow_const")
-    dsquare_dsub = f"d{_names(root)[square]}/dsub#1 = {term_formula(square, 0, _names(root))} = "
+    names = _names(root)
+    square = next(v for v in _order(root) if v.op == "pow_const" and names[v] == "pow_const#1")
+    assert names[square.inputs[0]] == "sub#1"  # o1's loss nodes were made first, so they are numbered first
+    dsquare_dsub = f"dpow_const#1/dsub#1 = {term_formula(square, 0, names)} = "
     assert dsquare_dsub in src  # d (0.01 - out_o1)^2 / d (0.01 - out_o1), written in
+    assert "2 * sub#1 = -1.483" in src  # sub#1 is 0.01 - out_o1 (o1's, -0.7414)
 
 
 def test_folded_op_nodes_show_the_expression_of_named_quantities(net):
