@@ -5,18 +5,18 @@ Note: this package shadows the unrelated PyPI package also named ``autograd``.
 
 from .check import Verdict, check, check_all
 from .compile import CompiledGraph, compile_graph
-from .construct import apply, linear, logsumexp, node_constructor, sum_values
+from .core.construct import apply, linear, logsumexp, node_constructor, sum_values
+from .core.gcpause import no_gc
+from .core.graph import Graph
+from .core.ops import OPS, Op, define_op
+from .core.value import Value, backward, topological_order
 from .explain import Explanation, Factor, Path, explain
 from .explore import Explorer, explore
-from .gcpause import no_gc
 from .gradcheck import GradcheckError, gradcheck
-from .graph import Graph
 from .higher import grad, hessian
-from .ops import OPS, Op, define_op
 from .render import draw, render_steps, to_dot
+from .stepping import Backprop, Step, Term
 from .torch_compare import Comparison, compare_with_torch
-from .trace import Backprop, Step, Term
-from .value import Value, backward, topological_order
 
 __all__ = [
     "Backprop",

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING
 
-from . import ops
 from .collapse import edge_formula, expression, format_number
+from .core import ops
+from .core.value import Value, topological_order
 from .explain import Explanation, Factor, Group, Share, explain
-from .value import Value, topological_order
 
 if TYPE_CHECKING:
-    from .trace import Backprop, Step
+    from .stepping import Backprop, Step
 
 KINDS = ("correct", "missing_paths", "extra_paths", "missing_factor", "extra_factor", "wrong_factor", "sign",
          "scale", "unknown")

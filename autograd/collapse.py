@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from .graph import Graph, as_graph
+from .core.graph import Graph, as_graph
+from .core.value import Value
 from .text import (  # noqa: F401  (number_text, operand_text, term_formula: imported from here by render)
     ATOM,
     edge_formula,
@@ -22,7 +23,6 @@ from .text import (  # noqa: F401  (number_text, operand_text, term_formula: imp
     product_formula,
     term_formula,
 )
-from .value import Value
 
 MAX_CHAINS = 64  # a folded edge lists its chains only up to this many
 MAX_CHAIN_NODES = 512  # ... and only while they hold at most this many nodes in all (long chains stay cheap)

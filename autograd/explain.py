@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .collapse import Collapse, FoldedEdge
-from .graph import Graph, as_graph
-from .names import markdown_code, markdown_text
+from .core.graph import Graph, as_graph
+from .core.names import markdown_code, markdown_text
+from .core.value import Value
 from .text import format_number, is_one, tex_name, tex_number
-from .value import Value
 
 
 @dataclass(frozen=True)

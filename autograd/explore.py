@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from .collapse import term_formula
+from .core.graph import node_kind
+from .core.names import node_names
+from .core.value import Value, topological_order
 from .explain import explain
-from .graph import node_kind
-from .names import node_names
 from .render import _KIND_NOTES, _KINDS, _STATES, _dot, _lines, _num, _options, pipe, visible
-from .trace import Backprop
-from .value import Value, topological_order
+from .stepping import Backprop
 
 MAX_EXPLAINED_CHARS = 2_000_000  # explanation text one page holds in all; later nodes point to explain()
 _PAGE = Path(__file__).with_name("explore_page.html")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .value import Number, Value
+from .core.value import Number, Value
 
 
 class GradcheckError(AssertionError):

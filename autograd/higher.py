@@ -13,10 +13,10 @@ import ast
 import math
 from collections.abc import Callable, Sequence
 
-from . import ops
-from .construct import apply
-from .names import node_names
-from .value import Value, topological_order
+from .core import ops
+from .core.construct import apply
+from .core.names import node_names
+from .core.value import Value, topological_order
 
 Adjoint = float | Value
 

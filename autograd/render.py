@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .collapse import FoldedEdge, edge_formula, fill, fold, kept_nodes, number_text, operand_text, term_formula
-from .graph import node_kind
-from .names import node_names
-from .value import Value, topological_order
+from .core.graph import node_kind
+from .core.names import node_names
+from .core.value import Value, topological_order
 
 if TYPE_CHECKING:  # never imported at run time: graphviz is optional
     import graphviz
@@ -153,7 +153,7 @@ def render_steps(root: Value, directory: str | Path, format: str = "svg", grad: 
     receiving node's grad before -> after; the text under it is the step written out. Every frame has the
     same layout and size. Every gradient is left as it was. Returns the index.html path.
     """
-    from .trace import Backprop
+    from .stepping import Backprop
 
     if format not in ("svg", "png"):
         raise ValueError(f"render_steps: format must be 'svg' or 'png', got {format!r}")

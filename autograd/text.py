@@ -16,8 +16,8 @@ import math
 import tokenize
 from collections.abc import Callable, Sequence
 
-from . import ops
-from .value import Value
+from .core import ops
+from .core.value import Value
 
 ATOM, POWER, PRODUCT, SUM, COMPARE, CONDITION = 4, 3, 2, 1, 0, -1  # how tightly a text binds
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-from . import ops
-from .names import node_names
+from .core import ops
+from .core.names import node_names
+from .core.value import Number, Value, topological_order
 from .text import expression, operand_text
-from .value import Number, Value, topological_order
 
 INSTALL_HINT = "pip install 'chainrule[torch]' (from a checkout: pip install -e '.[torch]')"
 

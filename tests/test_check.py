@@ -12,7 +12,8 @@ import pytest
 from conftest import TOL
 
 import nn
-from autograd import Backprop, Value, Verdict, check, check_all, define_op, explain, ops
+from autograd import Backprop, Value, Verdict, check, check_all, define_op, explain
+from autograd.core import ops
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # demos is not an installed package; import it from the checkout

@@ -150,7 +150,7 @@ def test_every_generated_function_shows_its_source():
         source = inspect.getsource(fn)
         assert source.startswith("def ") and "out = " in source or "MAKE[" in source
     assert "out = x * y" in inspect.getsource(Value.__mul__)
-    assert "math.sin(x)" in inspect.getsource(autograd.construct.MAKE["user_sin"])
+    assert "math.sin(x)" in inspect.getsource(autograd.core.construct.MAKE["user_sin"])
 
 
 def test_a_traceback_through_an_op_shows_the_source_line():

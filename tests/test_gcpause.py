@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from autograd import Value, no_gc
-from autograd.gcpause import pause_depth
+from autograd.core.gcpause import pause_depth
 
 
 @pytest.fixture(autouse=True)
@@ -159,7 +159,7 @@ def test_ctrl_c_at_any_instant_of_entering_nesting_or_leaving_leaves_no_pause(co
 
 def test_ctrl_c_held_back_while_the_pause_begins_is_raised_and_the_pause_ends(collector_as_found, monkeypatch):
     """A Ctrl-C while the shared state changes is raised as the mask lifts, still inside __enter__."""
-    import autograd.gcpause as gcpause
+    import autograd.core.gcpause as gcpause
 
     if threading.current_thread() is not threading.main_thread() or not gcpause._MASK:
         pytest.skip("SIGINT is held back only in the main thread on POSIX")

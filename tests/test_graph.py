@@ -6,7 +6,7 @@ import pytest
 from conftest import build_mazur
 
 from autograd import Backprop, Graph, Value, backward, explain, sum_values, topological_order
-from autograd import graph as graph_module
+from autograd.core import graph as graph_module
 
 
 @pytest.fixture
@@ -87,14 +87,14 @@ def test_explain_and_backprop_walk_once_from_a_value_and_not_at_all_from_a_graph
 def test_readers_do_not_walk_by_other_means(monkeypatch):
     """No reader calls value.topological_order or value.dependencies behind the Graph's back."""
     import autograd.collapse
+    import autograd.core.value
     import autograd.explain
-    import autograd.trace
-    import autograd.value
+    import autograd.stepping
 
     def forbidden(*args, **kwargs):
         raise AssertionError("a reader walked the graph itself")
 
-    for module in (autograd.collapse, autograd.explain, autograd.trace, autograd.value):
+    for module in (autograd.collapse, autograd.explain, autograd.stepping, autograd.core.value):
         for name in ("topological_order", "dependencies"):
             monkeypatch.setattr(module, name, forbidden, raising=False)
     q = build_mazur()

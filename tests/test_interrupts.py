@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-import autograd.value as engine
+import autograd.core.value as engine
 from autograd import Value, sum_values
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer (POSIX)")

@@ -15,7 +15,7 @@ import pytest
 from interrupts import HAS_TIMER, call_with_opcode_interrupt, run_with_timer_interrupts, timer_delays
 
 import autograd
-from autograd import Backprop, Value, sum_values, topological_order, trace
+from autograd import Backprop, Value, stepping, sum_values, topological_order
 
 needs_timer = pytest.mark.skipif(not HAS_TIMER, reason="signal.setitimer is POSIX only")
 ENGINE = [str(p) for p in Path(autograd.__file__).parent.glob("*.py")]  # interrupts land in engine code
@@ -131,7 +131,7 @@ def test_an_interrupt_at_every_instant_of_a_step_leaves_it_taken_or_not_taken():
             root, order = small()
             bp = Backprop(root)
             bp.step(taken)
-            interrupted = call_with_opcode_interrupt(bp.step, k, [trace.__file__])
+            interrupted = call_with_opcode_interrupt(bp.step, k, [stepping.__file__])
             assert state(bp, order) in (not_taken, done), f"step {taken + 1} cut at bytecode {k} is half done"
             bp.run()  # resuming never pushes twice
             clean_root, clean_order = small()
@@ -150,7 +150,7 @@ def test_an_interrupt_at_every_instant_of_reset_leaves_it_done_or_not_done():
         bp = Backprop(root)
         bp.step(3)
         stepped = state(bp, order)
-        interrupted = call_with_opcode_interrupt(bp.reset, k, [trace.__file__])
+        interrupted = call_with_opcode_interrupt(bp.reset, k, [stepping.__file__])
         assert state(bp, order) in (stepped, (before, 0, [])), f"reset cut at bytecode {k} is half done"
     assert k > 5
 
@@ -163,6 +163,6 @@ def test_resuming_after_an_interrupted_push_does_not_push_twice():
         k += 1
         a.grad = 0.0
         bp = Backprop(y)
-        interrupted = call_with_opcode_interrupt(partial(bp.step, len(bp.order)), k, [trace.__file__])
+        interrupted = call_with_opcode_interrupt(partial(bp.step, len(bp.order)), k, [stepping.__file__])
         bp.run()
         assert a.grad == 4.0, f"interrupted at bytecode {k}"

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograd import OPS, Value, apply, gradcheck, linear, logsumexp, sum_values
-from autograd.ops import formula_text, namespace, operand_expression
+from autograd.core.ops import formula_text, namespace, operand_expression
 
 sig = lambda x: 1.0 / (1.0 + math.exp(-x))
 

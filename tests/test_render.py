@@ -417,7 +417,7 @@ def received(src: str) -> dict[str, tuple[float, float]]:
 
 
 def test_backprop_frame_shows_final_current_and_unreached_nodes(net, graphviz_lib):
-    from autograd.trace import Backprop
+    from autograd.stepping import Backprop
 
     root = net["E_total"]
     bp = Backprop(root)
@@ -442,7 +442,7 @@ def test_backprop_frame_shows_final_current_and_unreached_nodes(net, graphviz_li
 
 
 def test_every_frame_shows_what_its_step_text_says(net):
-    from autograd.trace import Backprop
+    from autograd.stepping import Backprop
 
     root = net["E_total"]
     bp = Backprop(root)
@@ -460,7 +460,7 @@ def test_every_frame_shows_what_its_step_text_says(net):
 
 
 def test_render_steps_writes_one_frame_per_step_and_a_self_contained_player(net, tmp_path, dot_program):
-    from autograd.trace import Backprop
+    from autograd.stepping import Backprop
 
     root = net["E_total"]
     grads = {v: v.grad for v in _order(root)}
@@ -496,7 +496,7 @@ def _order(root: Value) -> list[Value]:
 
 
 def _names(root: Value) -> dict[Value, str]:
-    from autograd.names import node_names
+    from autograd.core.names import node_names
 
     return node_names(_order(root))
 

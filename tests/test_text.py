@@ -9,7 +9,7 @@ from conftest import build_mazur
 
 import nn
 from autograd import Backprop, Value, explain, to_dot, topological_order
-from autograd.names import node_names
+from autograd.core.names import node_names
 from autograd.text import _evaluate, _parse, _print, edge_formula, expression, format_number, term_formula
 
 PLACEHOLDER = re.compile(r"(?<![\w#])(x|y|n|out|xs|x_\d+|w_\d+|x_i|w_i)(?![\w#\[])")

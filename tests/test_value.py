@@ -135,7 +135,7 @@ class _Interrupt:
 
 
 def test_an_interrupted_backward_leaves_no_mark_and_restores_the_leaves():
-    import autograd.value as engine
+    import autograd.core.value as engine
 
     a, b = Value(0.5, label="a"), Value(-1.25, label="b")
     out = ((a * b).tanh() + a).sigmoid()

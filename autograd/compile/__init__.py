@@ -20,7 +20,7 @@ import inspect
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from ..value import Value, to_float
+from ..core.value import Value, to_float
 from .codegen import Graph
 
 CHUNK = 5000  # generated lines per function; larger graphs are split into parts sharing a list S

@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import re
 
-from .. import ops
-from ..names import node_names
-from ..value import Value, topological_order
+from ..core import ops
+from ..core.names import node_names
+from ..core.value import Value, topological_order
 from . import expressions, parts, runtime
 from .expressions import OUT, Template
 from .naming import Namer, identifier

@@ -14,7 +14,7 @@ import math
 import re
 from typing import NamedTuple
 
-from .. import ops
+from ..core import ops
 
 OUT = -1  # in Template.refs: the op's result
 TERMS = 64  # terms per line of a long sum (CPython's compiler recurses into a chain of +)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .. import ops
-from ..value import Value
+from ..core import ops
+from ..core.value import Value
 
 CHECK_SOURCE = '''
 

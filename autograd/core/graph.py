@@ -24,7 +24,7 @@ from .names import node_names
 from .value import Value, topological_order
 
 if TYPE_CHECKING:
-    from .collapse import Collapse, FoldedEdge
+    from ..collapse import Collapse, FoldedEdge
 
 walks = 0  # full walks of a Value graph made so far (the tests count them: one per reader call)
 
@@ -166,7 +166,7 @@ class Graph:
 
     def kept(self, collapse: Collapse = True) -> set[Value]:
         """The nodes a folded view keeps (``autograd.collapse.kept_nodes``), cached per setting."""
-        from .collapse import kept_nodes
+        from ..collapse import kept_nodes
 
         key = _key(collapse)
         if key not in self._kept:
@@ -175,7 +175,7 @@ class Graph:
 
     def folded(self, collapse: Collapse = True, keep: Iterable[Value] = ()) -> list[FoldedEdge]:
         """The folded edges among ``kept(collapse)`` plus the nodes ``keep`` (``autograd.collapse.fold``), cached."""
-        from .collapse import fold
+        from ..collapse import fold
 
         kept = self.kept(collapse)
         keep = frozenset(v for v in keep if v not in kept)

@@ -6,10 +6,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .graph import Graph, as_graph
-from .names import markdown_code, markdown_text
+from .core.graph import Graph, as_graph
+from .core.names import markdown_code, markdown_text
+from .core.value import Number, Value, to_float
 from .text import expression, format_number, term_formula
-from .value import Number, Value, to_float
 
 if TYPE_CHECKING:
     import graphviz

@@ -6,7 +6,7 @@ import pytest
 from conftest import TOL, build_mazur
 
 from autograd import Backprop, Value, topological_order
-from autograd.trace import format_number
+from autograd.stepping import format_number
 
 
 def grads(nodes):
