@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import TYPE_CHECKING
 
-from .collapse import edge_formula, expression, format_number
 from .core import ops
 from .core.value import Value, topological_order
 from .explain import Explanation, Factor, Group, Share, explain
+from .text import edge_formula, expression, format_number
 
 if TYPE_CHECKING:
     from .stepping import Backprop, Step

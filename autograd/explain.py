@@ -10,23 +10,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .collapse import Collapse, FoldedEdge
+from .core.fold import Collapse, FoldedEdge, collapse_key
 from .core.graph import Graph, as_graph
-from .core.names import markdown_code, markdown_text
 from .core.value import Value
-from .text import format_number, is_one, tex_name, tex_number
+from .text import FoldedTexts, format_number, is_one, markdown_code, markdown_text, tex_name, tex_number
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Factor:
-    """One factor of a path: d child / d parent, its formula text and value."""
+    """One factor of a path: d child / d parent, its value and (read on first use) its formula text."""
 
     child: Value
     parent: Value
-    formula: str
     value: float
     chain: tuple[Value, ...]  # real nodes child ... parent; len 2 when not folded; (child, parent) if several
     chains: tuple[tuple[Value, ...], ...] = ()  # every real chain summed over (() if too many to list)
+    edge: FoldedEdge | None = field(default=None, repr=False, compare=False)  # the edge whose formula this is
+    texts: FoldedTexts | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def formula(self) -> str:
+        """d child / d parent written in the graph's names (``w5``, ``out_o1 * (1 - out_o1)``)."""
+        return self.texts.formula(self.edge) if self.texts is not None else format_number(self.value)
 
 
 @dataclass
@@ -37,7 +42,7 @@ class Path:
     product: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Share:
     """What one consumer contributes to a node's gradient: d output/d consumer * d consumer/d node."""
 
@@ -48,7 +53,7 @@ class Share:
     top: Value | None  # when set, the share equals d top / d node (the reference's dE_o1/dout_h1)
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
     """d output / d node as the sum of its consumers' shares (one line of the delta form)."""
 
@@ -244,22 +249,31 @@ def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, ma
     just those quantities (plus output, wrt and labeled leaves).
     """
     g = as_graph(output, "explain")
-    output, order, names = g.root, g.order, g.names
+    output, names = g.root, g.names
     if wrt not in g:
         who = wrt.label if isinstance(wrt, Value) and wrt.label is not None else repr(wrt)
         top = names[output]
         raise ValueError(f"explain: {who} is not in the graph of {top} ({top} does not depend on it)")
     grad = g.gradients()
     kept = g.kept(collapse)
+    if wrt in kept:  # the view's own texts, shared by every explanation of this graph and setting
+        key = ("folded texts", collapse_key(collapse))
+        texts = g.cache.get(key)
+        if texts is None:
+            texts = g.cache[key] = FoldedTexts(g, kept)
+    else:  # wrt is kept too: its expression stops at its name
+        kept = kept | {wrt}
+        texts = FoldedTexts(g, kept)
     by_child: dict[Value, list[FoldedEdge]] = {}
-    for e in g.folded(collapse, (wrt,)):
+    for e in g.folded_toward(wrt, collapse):
         by_child.setdefault(e.child, []).append(e)
 
     # nodes between wrt and output (those that reach wrt), and the number of paths from each to wrt,
     # counted exactly up to max_paths only (so the numbers stay small on any graph)
     cap = max_paths + 1
+    index = g.index
     paths_from: dict[Value, int] = {}
-    for v in order:
+    for v in sorted(g.reaching(wrt), key=index.__getitem__):
         if v is wrt:
             paths_from[v] = 1
         elif v in kept:
@@ -269,7 +283,7 @@ def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, ma
             if n:
                 paths_from[v] = min(n, cap)
     count = paths_from[output]
-    relevant = [v for v in reversed(order) if v in paths_from]  # output first
+    relevant = sorted(paths_from, key=index.__getitem__, reverse=True)  # output first
     edges = {v: [e for e in by_child.get(v, ()) if e.parent in paths_from] for v in relevant if v is not wrt}
     up: dict[Value, list[FoldedEdge]] = {v: [] for v in relevant}
     for es in edges.values():
@@ -277,23 +291,24 @@ def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, ma
             up[e.parent].append(e)
 
     grouped = count > max_paths
-    paths = [] if grouped else _paths(output, wrt, edges, collapse is True)
+    paths = [] if grouped else _paths(output, wrt, edges, collapse is True, texts)
     groups = []
     for v in relevant[1:]:
         shares = []
         for e in up[v]:
             top = None if grouped or len(up[v]) == 1 else _top(e, grad, edges, up, output)
-            shares.append(Share(e.child, _factor(e), grad[e.child], grad[e.child] * e.value, top))
+            shares.append(Share(e.child, _factor(e, texts), grad[e.child], grad[e.child] * e.value, top))
         groups.append(Group(v, grad[v], shares))
     return Explanation(output, wrt, paths, grad[wrt], grouped, groups, count, max_paths, precision, names, g)
 
 
-def _factor(e: FoldedEdge) -> Factor:
+def _factor(e: FoldedEdge, texts: FoldedTexts) -> Factor:
     chain = e.chains[0] if len(e.chains) == 1 else (e.child, e.parent)
-    return Factor(e.child, e.parent, e.formula, e.value, chain, e.chains)
+    return Factor(e.child, e.parent, e.value, chain, e.chains, e, texts)
 
 
-def _paths(output: Value, wrt: Value, edges: dict[Value, list[FoldedEdge]], merge_sums: bool) -> list[Path]:
+def _paths(output: Value, wrt: Value, edges: dict[Value, list[FoldedEdge]], merge_sums: bool,
+           texts: FoldedTexts) -> list[Path]:
     """Every path output -> wrt (the caller checked there are few), output side first."""
     paths = []
     stack: list[tuple[Value, tuple | None]] = [(output, None)]  # (node, linked list of the factors so far)
@@ -313,7 +328,7 @@ def _paths(output: Value, wrt: Value, edges: dict[Value, list[FoldedEdge]], merg
             paths.append(Path(factors, product))
             continue
         for e in reversed(edges[v]):
-            stack.append((e.parent, (_factor(e), link)))
+            stack.append((e.parent, (_factor(e, texts), link)))
     return paths
 
 
@@ -351,7 +366,7 @@ def _join(a: Factor, b: Factor) -> Factor:
     one, other = (a, b) if _is_pure_sum(a) else (b, a)
     chains = tuple(x + y[1:] for x in a.chains for y in b.chains)
     chain = chains[0] if len(chains) == 1 else (a.child, b.parent)
-    return Factor(a.child, b.parent, other.formula, other.value * one.value, chain, chains)
+    return Factor(a.child, b.parent, other.value * one.value, chain, chains, other.edge, other.texts)
 
 
 def _top(e: FoldedEdge, grad: dict[Value, float], edges: dict, up: dict, output: Value) -> Value | None:

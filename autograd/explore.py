@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .collapse import term_formula
-from .core.graph import node_kind
-from .core.names import node_names
-from .core.value import Value, topological_order
+from .core.graph import Graph, as_graph
+from .core.value import Value
 from .explain import explain
-from .render import _KIND_NOTES, _KINDS, _STATES, _dot, _lines, _num, _options, pipe, visible
+from .render import _KIND_NOTES, _KINDS, _STATES, _dot, _lines, _num, _options, _shown, pipe
 from .stepping import Backprop
+from .text import term_formula, visible
 
 MAX_EXPLAINED_CHARS = 2_000_000  # explanation text one page holds in all; later nodes point to explain()
 _PAGE = Path(__file__).with_name("explore_page.html")
@@ -62,34 +61,35 @@ class Explorer:
                 'style="width: 100%; height: 680px; border: 1px solid #ddd" title="chainrule explorer"></iframe>')
 
 
-def explore(root: Value, *, grad: float = 1.0, rankdir: str = "LR", precision: int = 4, max_nodes: int = 500,
-            max_paths: int = 64, collapse: Any = True, params: Any = None, title: str | None = None) -> Explorer:
-    """The explorer page of ``root``'s graph (every node drawn; needs Graphviz's ``dot``).
+def explore(root: Value | Graph, *, grad: float = 1.0, rankdir: str = "LR", precision: int = 4,
+            max_nodes: int = 500, max_paths: int = 64, collapse: Any = True, params: Any = None,
+            title: str | None = None) -> Explorer:
+    """The explorer page of ``root``'s graph (a Value or a Graph; every node drawn; needs Graphviz's ``dot``).
 
     ``grad`` seeds the pass; ``rankdir`` is the layout shown first (both are in the page); ``precision``
     the digits on the picture; ``max_nodes`` bounds the graph (as for ``draw``); ``max_paths`` and
     ``collapse`` go to ``explain`` for the side panel (``collapse=True``: the hand derivation's quantities);
     ``params`` and ``title`` as for ``draw``. Gradients are left as they were.
     """
-    opts = _options({"rankdir": rankdir, "precision": precision, "max_nodes": max_nodes, "params": params},
-                    collapse=False, size=None)
-    order = topological_order(root)
-    _lines(root, opts)  # the size check before any work
-    names = node_names(order)
-    index = {v: i for i, v in enumerate(order)}
-    shown = [visible(names[v]) for v in order]
+    g = as_graph(root, "explore")
+    opts = {d: _options({"rankdir": d, "precision": precision, "max_nodes": max_nodes, "params": params},
+                        collapse=False, size=None) for d in ("LR", "TB")}
+    if rankdir not in opts:
+        _options({"rankdir": rankdir})  # the same error as draw's for a wrong rankdir
+    _lines(g, opts["LR"])  # the size check before any work
+    order, names, index = g.order, g.names, g.index
+    shown = [_shown(g)[v] for v in order]
     seen: dict[str, int] = {}
     for s in shown:
         seen[s] = seen.get(s, 0) + 1
     keys = [s if seen[s] == 1 else f"{s} (v{i})" for i, s in enumerate(shown)]
-    steps, start = _steps(root, grad, order, index, precision)
-    reserve = _reserve(order, steps, index, precision)
-    svgs = {d: _svg(root, _options({"rankdir": d, "precision": precision, "max_nodes": max_nodes,
-                                    "params": params}, collapse=False, size=None), reserve) for d in ("LR", "TB")}
+    steps, start = _steps(g, grad, precision)
+    reserve = _reserve(order, steps, precision)
+    svgs = {d: _svg(g, opts[d], reserve) for d in ("LR", "TB")}
     param_set = None if params is None else set(params)
     nodes = []
     for i, v in enumerate(order):
-        nodes.append({"id": f"v{i}", "key": keys[i], "name": shown[i], "kind": node_kind(v, root, param_set),
+        nodes.append({"id": f"v{i}", "key": keys[i], "name": shown[i], "kind": g.kind(v, param_set),
                       "data": v.data, "dataText": _num(v.data, precision), "inputs": [index[x] for x in v.inputs],
                       "op": v.op})
     edges = {}
@@ -100,27 +100,27 @@ def explore(root: Value, *, grad: float = 1.0, rankdir: str = "LR", precision: i
             said = value if formula == value else f"{formula} = {value}"
             edges[f"e{i}_{j}"] = {"text": f"d{shown[i]}/d{shown[index[x]]} = {said}", "value": local}
     data = {
-        "title": visible(title if title is not None else f"Backpropagation through {names[root]}"),
-        "root": index[root], "seed": float(grad), "seedText": _num(float(grad), precision),
+        "title": visible(title if title is not None else f"Backpropagation through {names[g.root]}"),
+        "root": index[g.root], "seed": float(grad), "seedText": _num(float(grad), precision),
         "layout": rankdir if rankdir in ("LR", "TB") else "LR", "svg": svgs, "nodes": nodes, "edges": edges,
-        "steps": steps, "start": start, "explanations": _explanations(root, order, collapse, max_paths),
+        "steps": steps, "start": start, "explanations": _explanations(g, collapse, max_paths),
         "states": _STATES, "kinds": [{"kind": k, "note": _KIND_NOTES[k], **a} for k, a in _KINDS.items()],
     }
     page = _PAGE.read_text(encoding="utf-8")
     page = page.replace("__TITLE__", html.escape(data["title"])).replace("__DATA__", _js(data))
-    return Explorer(root, page)
+    return Explorer(g.root, page)
 
 
-def _steps(root: Value, grad: float, order: list[Value], index: dict[Value, int],
-           precision: int) -> tuple[list[dict], str]:
+def _steps(g: Graph, grad: float, precision: int) -> tuple[list[dict], str]:
     """Every step of the pass as its pushes (this pass alone: grads start at 0); all grads restored after."""
+    order, index = g.order, g.index
     saved = [(v, v.grad) for v in order]
     steps = []
     try:
         for v in order:
             v.grad = 0.0
-        bp = Backprop(root, grad)
-        start = visible(f"Before step 1/{len(bp.order)}: d{bp.names[root]}/d{bp.names[root]} = "
+        bp = Backprop(g, grad)
+        start = visible(f"Before step 1/{len(bp.order)}: d{bp.names[g.root]}/d{bp.names[g.root]} = "
                         f"{_num(bp.grad, precision)} (the seed); every other gradient is 0.")
         for step in bp:
             received: dict[int, list] = {}
@@ -135,12 +135,12 @@ def _steps(root: Value, grad: float, order: list[Value], index: dict[Value, int]
                           "edges": [f"e{n}_{j}" for j in range(len(step.node.inputs))],
                           "received": list(received.values())})
     finally:
-        for v, g in saved:
-            v.grad = g
+        for v, old in saved:
+            v.grad = old
     return steps, start
 
 
-def _reserve(order: list[Value], steps: list[dict], index: dict[Value, int], precision: int) -> dict[Any, int]:
+def _reserve(order: list[Value], steps: list[dict], precision: int) -> dict[Any, int]:
     """Room (characters) for each node's longest grad row over the steps, so the picture never overflows."""
     longest = [len("grad 0")] * len(order)
     for s in steps:
@@ -149,24 +149,27 @@ def _reserve(order: list[Value], steps: list[dict], index: dict[Value, int], pre
     return {v: longest[i] for i, v in enumerate(order)}
 
 
-def _svg(root: Value, opts: Any, reserve: dict[Any, int]) -> str:
+def _svg(g: Graph, opts: Any, reserve: dict[Any, int]) -> str:
     """The picture as inline SVG: no XML prolog, DOCTYPE, titles or native tooltips (the page has its own)."""
-    svg = pipe(_dot(_lines(root, opts, reserve=reserve)), "svg").decode("utf-8")
+    svg = pipe(_dot(_lines(g, opts, reserve=reserve)), "svg").decode("utf-8")
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)
     svg = re.sub(r"<title>[^<]*</title>\n?", "", svg)
     return re.sub(r' xlink:title="[^"]*"', "", svg)
 
 
-def _explanations(root: Value, order: list[Value], collapse: Any, max_paths: int) -> list[str | None]:
-    """``str(explain(root, node))`` per node, until the page holds MAX_EXPLAINED_CHARS of them (then None)."""
+def _explanations(g: Graph, collapse: Any, max_paths: int) -> list[str | None]:
+    """``str(explain(g, node))`` per node, until the page holds MAX_EXPLAINED_CHARS of them (then None).
+
+    One Graph serves them all: its walk, gradients and folded view's texts are made once.
+    """
     out: list[str | None] = []
     total = 0
-    for v in order:
+    for v in g.order:
         if total > MAX_EXPLAINED_CHARS:
             out.append(None)
             continue
-        text = visible(str(explain(root, v, collapse=collapse, max_paths=max_paths)))
+        text = visible(str(explain(g, v, collapse=collapse, max_paths=max_paths)))
         total += len(text)
         out.append(text)
     return out

@@ -17,16 +17,15 @@ import functools
 import html
 import json
 import math
-import re
 import subprocess
 from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .collapse import FoldedEdge, edge_formula, fill, fold, kept_nodes, number_text, operand_text, term_formula
-from .core.graph import node_kind
-from .core.names import node_names
-from .core.value import Value, topological_order
+from .core.fold import FoldedEdge
+from .core.graph import Graph, as_graph
+from .core.value import Value
+from .text import FoldedTexts, edge_formula, fill, number_text, operand_text, show, term_formula, visible
 
 if TYPE_CHECKING:  # never imported at run time: graphviz is optional
     import graphviz
@@ -95,23 +94,24 @@ class _Frame:
 # -- public API ---------------------------------------------------------------------------------------
 
 
-def to_dot(root: Value, **options: Any) -> str:
-    """DOT source of the graph of ``root`` (needs no Graphviz); options as in ``draw``."""
-    return _dot(_lines(root, _options(options)))
+def to_dot(root: Value | Graph, **options: Any) -> str:
+    """DOT source of the graph of ``root`` (a Value or a Graph; needs no Graphviz); options as in ``draw``."""
+    return _dot(_lines(as_graph(root, "to_dot"), _options(options)))
 
 
-def draw(root: Value, **options: Any) -> graphviz.Digraph:
-    """A ``graphviz.Digraph`` of ``root``'s graph; shows inline in Jupyter, ``.render()``/``.pipe()`` as usual.
+def draw(root: Value | Graph, **options: Any) -> graphviz.Digraph:
+    """A ``graphviz.Digraph`` of ``root``'s graph (a Value or a Graph); shows inline in Jupyter,
+    ``.render()``/``.pipe()`` as usual.
 
     Options: ``rankdir`` ("LR" or "TB"), ``show_data``, ``show_grad``, ``show_local`` (local derivative on
     each edge), ``precision`` (significant digits), ``highlight`` (Values, labels or an ``Explanation``: its
     paths drawn in red), ``max_nodes`` (500), ``collapse`` (fold unlabeled nodes, default True), ``params``
     (leaves drawn as parameters), ``title``.
     """
-    return _digraph(_lines(root, _options(options)))
+    return _digraph(_lines(as_graph(root, "draw"), _options(options)))
 
 
-def save(root: Value, path: str | Path, **options: Any) -> Path:
+def save(root: Value | Graph, path: str | Path, **options: Any) -> Path:
     """Write the picture of ``root``'s graph to ``path``; the suffix picks the format (.svg .png .pdf .dot .gv)."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
@@ -146,7 +146,8 @@ def backprop_dot(bp: Any, **options: Any) -> str:
     return _dot(_frame_lines(bp, _options(options, collapse=False)))
 
 
-def render_steps(root: Value, directory: str | Path, format: str = "svg", grad: float = 1.0, **options: Any) -> Path:
+def render_steps(root: Value | Graph, directory: str | Path, format: str = "svg", grad: float = 1.0,
+                 **options: Any) -> Path:
     """Step backward through ``root``'s graph: one picture per step plus an ``index.html`` that plays them.
 
     Frame k shows the state after step k: its node (current), the edges its gradient flows along and each
@@ -158,11 +159,12 @@ def render_steps(root: Value, directory: str | Path, format: str = "svg", grad: 
     if format not in ("svg", "png"):
         raise ValueError(f"render_steps: format must be 'svg' or 'png', got {format!r}")
     opts = _options(options, collapse=False)
+    g = as_graph(root, "render_steps")
+    _lines(g, opts)  # the size check, before any step or folder
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    bp = Backprop(root, grad)
+    bp = Backprop(g, grad)
     total = len(bp.order)
-    _lines(root, opts)  # the size check, before any step
     frames, texts = [], []
     try:
         for _ in range(total):
@@ -171,25 +173,25 @@ def render_steps(root: Value, directory: str | Path, format: str = "svg", grad: 
             texts.append(visible(str(step)))
     finally:
         bp.reset()
-    reserve = frame_widths(root, frames, opts)
+    reserve = frame_widths(g, frames, opts)
     files = []
     for k, frame in enumerate(frames):
         source = _dot(_frame_lines(bp, opts, frame, reserve))
         name = f"step_{k + 1:0{len(str(total))}d}.{format}"
         (directory / name).write_bytes(pipe(source, format))
         files.append(name)
-    title = f"Backpropagation through {visible(bp.names[root])}"
+    title = f"Backpropagation through {visible(bp.names[g.root])}"
     index = directory / "index.html"
     index.write_text(_player_html(files, texts, title), encoding="utf-8")
     return index
 
 
-def frame_widths(root: Value, frames: list[_Frame], opts: _Options) -> dict[Any, int]:
+def frame_widths(g: Graph, frames: list[_Frame], opts: _Options) -> dict[Any, int]:
     """The longest text each varying row takes over ``frames`` (characters), so that every frame's layout is
     the same: a node's grad row, each op cell (its push line), the title."""
     p = opts.precision
     reserve: dict[Any, int] = {"title": max((len(f.title) for f in frames), default=0)}
-    for v in topological_order(root):
+    for v in g.order:
         texts = [f"grad {_num(f.grads.get(v, 0.0), p)}" for f in frames]
         texts += [f"grad {_num(a, p)} → {_num(b, p)}" for f in frames for a, b in [f.received.get(v, (0, 0))]]
         reserve[v] = max(map(len, texts), default=0)
@@ -215,34 +217,35 @@ def _options(options: dict[str, Any], **defaults: Any) -> _Options:
     return opts
 
 
-def _lines(root: Value, opts: _Options, frame: _Frame | None = None,
+def _lines(g: Graph, opts: _Options, frame: _Frame | None = None,
            reserve: dict[Any, int] | None = None) -> list[str]:
-    """DOT statements for ``root``'s graph; ``frame`` draws a backprop state, ``reserve`` gives varying rows
+    """DOT statements for the graph ``g``; ``frame`` draws a backprop state, ``reserve`` gives varying rows
     (keys: a Value for its grad row, ``(Value, j)`` for its op's cell j) a least width in characters."""
     grad = (lambda v: v.grad) if frame is None else (lambda v: frame.grads.get(v, 0.0))
     reserve = reserve or {}
-    order = topological_order(root)
-    names = node_names(order)
-    shown = {v: visible(n) for v, n in names.items()}  # what a reader sees: control characters escaped
+    order = g.order
+    shown = _shown(g)
+    memo: dict = {}  # operand expressions, each written once for the whole picture
     if opts.collapse is not False:
-        kept = kept_nodes(root, opts.collapse, order)
+        kept = g.kept(opts.collapse)
         nodes = [v for v in order if v in kept]
         _check_size(len(nodes), opts)
+        texts = FoldedTexts(g, kept)
 
         def operand(x: Value) -> tuple[str, int]:
-            return operand_text(x, shown) if x in kept or not x.inputs else _expression(x, kept, shown)
+            return operand_text(x, shown) if x in kept or not x.inputs else _expression(x, kept, shown, memo)
 
         # one real edge: the op's formula with the operands filled in (when short); a folded one keeps its own
-        edges = [e if e.folded else dataclasses.replace(e, formula=edge_formula(e.child, e.parent, shown, operand,
-                                                                                _MAX_FORMULA))
-                 for e in fold(root, kept, order=order)]
+        edges = [(e, texts.formula(e) if e.folded else edge_formula(
+                    e.child, e.parent, shown, operand, _MAX_FORMULA, g.positions(e.child, e.parent)))
+                 for e in g.folded(opts.collapse)]
     else:  # one edge per operand position, each with its own term of the formula
-        kept = set(order)
+        kept = g.nodes
         nodes = order
         _check_size(len(nodes), opts)
-        edges = [FoldedEdge(v, x, local, term_formula(v, i, shown, limit=_MAX_FORMULA), ((v, x),))
+        edges = [(FoldedEdge(v, x, local, ((v, x),)), term_formula(v, i, shown, limit=_MAX_FORMULA))
                  for v in order for i, (x, local) in enumerate(zip(v.inputs, v.local_grads))]
-    lit_nodes, lit_edges = _highlighted(root, order, names, opts.highlight)
+    lit_nodes, lit_edges = _highlighted(g, opts.highlight)
     ids = {v: f"v{i}" for i, v in enumerate(nodes)}
     p = opts.precision
     lines = [
@@ -258,7 +261,7 @@ def _lines(root: Value, opts: _Options, frame: _Frame | None = None,
         lines.append(f"graph [label={caption}, labelloc={'t' if frame is not None else 'b'}, fontsize=14]")
     params = None if opts.params is None else set(opts.params)
     for v in nodes:
-        attrs = dict(_KINDS[node_kind(v, root, params)])
+        attrs = dict(_KINDS[g.kind(v, params)])
         rows = [f"<B>{_text(shown[v])}</B>"]
         if opts.show_data:
             rows.append(f"data {_num(v.data, p)}")
@@ -282,22 +285,22 @@ def _lines(root: Value, opts: _Options, frame: _Frame | None = None,
         attrs["tooltip"] = _quote(f"{shown[v]}: data={v.data!r}, grad={grad(v)!r}")
         attrs["label"] = _table(rows, widths)
         lines.append(f"{ids[v]} [{_attrs(attrs)}]")
-    incoming: dict[Value, list[FoldedEdge]] = {}
-    for e in edges:
-        incoming.setdefault(e.child, []).append(e)
+    incoming: dict[Value, list[tuple[FoldedEdge, str]]] = {}
+    for e, formula in edges:
+        incoming.setdefault(e.child, []).append((e, formula))
     side = {"LR": "w", "RL": "e", "TB": "n", "BT": "s"}[opts.rankdir]
     for v in nodes:
         if v not in incoming:
             continue
         i = ids[v][1:]
         op_id = f"o{i}"
-        op_text = _expression(v, kept, shown)[0] if any(e.folded for e in incoming[v]) else _op_label(v)
-        lit_op = any(_lit(e, lit_edges) for e in incoming[v]) and v in lit_nodes
+        op_text = _expression(v, kept, shown, memo)[0] if any(e.folded for e, _ in incoming[v]) else _op_label(v)
+        lit_op = any(_lit(e, lit_edges) for e, _ in incoming[v]) and v in lit_nodes
         flows = frame is not None and frame.state[v] == "current"
         cells = []
-        for j, e in enumerate(incoming[v]):
+        for j, (e, formula) in enumerate(incoming[v]):
             number = _num(e.value, p)
-            formula = _shorten(e.formula, 48)
+            formula = _shorten(formula, 48)
             said = number if formula in ("", number) else f"{formula} = {number}"
             text = f"d{shown[v]}/d{shown[e.parent]} = {said}"
             cell = {"text": text, "lit": _lit(e, lit_edges), "push": None, "width": reserve.get((v, j), 0)}
@@ -318,7 +321,7 @@ def _lines(root: Value, opts: _Options, frame: _Frame | None = None,
         if flows:
             out_attrs.update(color=_FLOW, penwidth="3")
         lines.append(f"{op_id} -> {ids[v]} [{_attrs(out_attrs)}]")
-        for j, (e, cell) in enumerate(zip(incoming[v], cells)):
+        for j, ((e, _), cell) in enumerate(zip(incoming[v], cells)):
             attrs = {"id": f"e{i}_{j}", "tooltip": _quote(cell["text"])}
             if cell["push"]:
                 attrs.update(color=_FLOW, penwidth="3")
@@ -327,6 +330,14 @@ def _lines(root: Value, opts: _Options, frame: _Frame | None = None,
             head = f"{op_id}:p{j}:{side}" if opts.show_local else op_id
             lines.append(f"{ids[e.parent]} -> {head} [{_attrs(attrs)}]")
     return lines
+
+
+def _shown(g: Graph) -> dict[Value, str]:
+    """The graph's names as a reader sees them (``visible``), made once per graph."""
+    shown = g.cache.get("visible names")
+    if shown is None:
+        shown = g.cache["visible names"] = {v: visible(n) for v, n in g.names.items()}
+    return shown
 
 
 def _check_size(n: int, opts: _Options) -> None:
@@ -339,11 +350,10 @@ def _check_size(n: int, opts: _Options) -> None:
         )
 
 
-def _highlighted(root: Value, order: list[Value], names: dict[Value, str],
-                 highlight: Any) -> tuple[set[Value], set[tuple[Value, Value]]]:
+def _highlighted(g: Graph, highlight: Any) -> tuple[set[Value], set[tuple[Value, Value]]]:
     """Nodes and (consumer, input) edges on the paths to highlight.
 
-    A Value or a label: every path from ``root`` to it. An ``Explanation``: its paths, i.e. every path
+    A Value or a label: every path from the root to it. An ``Explanation``: its paths, i.e. every path
     from its output to its wrt (also when it shows the grouped form).
     """
     if highlight is None:
@@ -352,37 +362,22 @@ def _highlighted(root: Value, order: list[Value], names: dict[Value, str],
         highlight = [highlight]
     nodes: set[Value] = set()
     edges: set[tuple[Value, Value]] = set()
-    where = set(order)
     for h in highlight:
         if hasattr(h, "paths"):
-            if h.output not in where or h.wrt not in where:
+            if h.output not in g or h.wrt not in g:
                 raise ValueError("highlight: the explanation's output or wrt is not in this graph")
             pairs = [(h.output, h.wrt)]
         elif isinstance(h, Value):
-            pairs = [(root, h)]
+            pairs = [(g.root, h)]
         else:
-            pairs = [(root, v) for v in order if names[v] == h]
+            pairs = [(g.root, v) for v in g.order if g.names[v] == h]
             if not pairs:
                 raise ValueError(f"highlight: no node named {h!r} in the graph")
         for top, target in pairs:
-            n, e = _between(top, target, order)
+            n, e = g.between(top, target)
             nodes |= n
             edges |= e
     return nodes, edges
-
-
-def _between(top: Value, target: Value, order: list[Value]) -> tuple[set[Value], set[tuple[Value, Value]]]:
-    """Nodes and edges on every path from ``top`` down to ``target`` (``order``: inputs first)."""
-    below = {top}  # nodes ``top`` depends on
-    for v in reversed(order):
-        if v in below:
-            below.update(v.inputs)
-    reaches: set[Value] = set()  # nodes that depend on ``target``
-    for v in order:
-        if v is target or any(x in reaches for x in v.inputs):
-            reaches.add(v)
-    nodes = below & reaches
-    return nodes, {(v, x) for v in nodes for x in v.inputs if x in nodes}
 
 
 def _lit(e: FoldedEdge, lit_edges: set[tuple[Value, Value]]) -> bool:
@@ -397,11 +392,18 @@ _MAX_EXPR = 60  # an op node's folded expression is cut here
 _MAX_FORMULA = 40  # an edge's formula term longer than this keeps the op table's operand names
 
 
-def _expression(root: Value, kept: set[Value], names: dict[Value, str]) -> tuple[str, int]:
-    """The folded expression of ``root`` over unkept nodes, e.g. ``w1 * i1 + w2 * i2 + b1`` (shortened),
-    and its precedence."""
-    return fill(root, names, lambda v: not v.inputs or (v is not root and v in kept),
-                lambda v, t: (_shorten(t[0]), t[1]))
+def _expression(v: Value, kept: set[Value], names: dict[Value, str], memo: dict) -> tuple[str, int]:
+    """The folded expression of ``v`` over unkept nodes, e.g. ``w1 * i1 + w2 * i2 + b1`` (shortened), and its
+    precedence; ``memo`` keeps the unkept nodes' texts for the whole picture."""
+    def atom(u: Value) -> bool:
+        return not u.inputs or u in kept
+
+    def fit(u: Value, t: tuple[str, int]) -> tuple[str, int]:
+        return _shorten(t[0]), t[1]
+
+    if v in kept:  # written out itself, while inside other expressions it reads as its name
+        return fit(v, show(v, [fill(c, names, atom, fit, memo) for c in v.inputs]))
+    return fill(v, names, atom, fit, memo)
 
 
 def _shorten(s: str, limit: int = _MAX_EXPR) -> str:
@@ -417,22 +419,19 @@ def backprop_frame(bp: Any) -> _Frame:
     Final: the node's gradient is complete (processed, or every consumer has pushed); accumulating: some
     consumers have pushed; not reached: none has. Before the first step the root holds the seed.
     """
-    order = list(getattr(bp, "nodes", bp.order))  # every node; bp.order: the steps (the non-leaf nodes)
-    steps = list(bp.order)
+    order = bp.nodes  # every node; bp.order: the steps (the non-leaf nodes)
+    steps = bp.order
+    consumers = bp.graph.consumers
     k = bp.position
     last = bp.steps[-1] if k and bp.steps else None
     current = last.node if last is not None else None
     done = set(steps[:k])
-    consumers: dict[Value, set[Value]] = {}
-    for v in order:
-        for x in v.inputs:
-            consumers.setdefault(x, set()).add(v)
     state = {}
     for v in order:
-        got = consumers.get(v, set()) & done
+        got = sum(c in done for c in consumers[v])
         if v is current:
             state[v] = "current"
-        elif v in done or v is bp.root or (got and got == consumers[v]):
+        elif v in done or v is bp.root or (got and got == len(consumers[v])):
             state[v] = "final"
         elif got:
             state[v] = "accumulating"
@@ -453,7 +452,7 @@ def _frame_lines(bp: Any, opts: _Options, frame: _Frame | None = None,
     frame = frame or backprop_frame(bp)
     if opts.title is None:
         opts = dataclasses.replace(opts, title=frame.title)
-    return _lines(bp.root, opts, frame, reserve)
+    return _lines(bp.graph, opts, frame, reserve)
 
 
 _PLAYER = """<!DOCTYPE html>
@@ -555,24 +554,6 @@ def _digraph_class() -> type:
 
 def _num(x: float, p: int) -> str:
     return f"{x:.{p}g}"
-
-
-_UNSEEN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                     "\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
-
-
-def visible(s: object) -> str:
-    """``s`` as a reader can see it and any file can hold it: control and bidi characters, lone surrogates
-    and noncharacters written as ``\\xNN``/``\\uNNNN``; an empty text as ``''``. Newlines stay."""
-    s = str(s)
-    if not s:
-        return "''"
-
-    def escape(m: re.Match) -> str:
-        c = ord(m.group())
-        return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
-
-    return _UNSEEN.sub(escape, s.replace("\r\n", "\n"))
 
 
 def _text(s: str) -> str:

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .core.graph import Graph, as_graph
-from .core.names import markdown_code, markdown_text
 from .core.value import Number, Value, to_float
-from .text import expression, format_number, term_formula
+from .text import expression, format_number, markdown_code, markdown_text, term_formula
 
 if TYPE_CHECKING:
     import graphviz

@@ -13,11 +13,17 @@ import functools
 import io
 import keyword
 import math
+import re
 import tokenize
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING
 
 from .core import ops
+from .core.fold import MAX_CHAINS, FoldedEdge
 from .core.value import Value
+
+if TYPE_CHECKING:
+    from .core.graph import Graph
 
 ATOM, POWER, PRODUCT, SUM, COMPARE, CONDITION = 4, 3, 2, 1, 0, -1  # how tightly a text binds
 
@@ -159,9 +165,16 @@ def sum_formula(terms: Sequence[str]) -> str:
 
 def is_one(child: Value, i: int) -> bool:
     """True when d child / d (input ``i``) is the number 1 whatever the operands are (a sum's term)."""
-    names = {v: "?" for v in (child, *child.inputs)}
-    tree = term_tree(child, i, names, lambda x: ("?", ATOM))
+    tree = term_tree(child, i, _ANY_NAME, lambda x: ("?", ATOM))
     return _number(tree) and tree == 1
+
+
+class _AnyName(dict):
+    def __missing__(self, key: object) -> str:
+        return "?"
+
+
+_ANY_NAME = _AnyName()
 
 
 def edge_tree(child: Value, parent: Value, names: dict[Value, str], operand: Operand | None = None,
@@ -179,20 +192,21 @@ def term_tree(child: Value, i: int, names: dict[Value, str], operand: Operand | 
     """``term_formula`` as an expression tree."""
     op = ops.OPS[child.op]
     if operand is None:
-        texts = [_leaf(x, names) for x in child.inputs]
+        texts = Operands(child.inputs, lambda x: _leaf(x, names))
     else:
-        texts = [_atom(operand(x)) for x in child.inputs]
+        texts = Operands(child.inputs, lambda x: _atom(operand(x)))
     env: dict[str, object] = {"out": ("atom", names[child], ATOM)}
     if op.arity:
         env["x"] = texts[0]
         if op.arity == 2:
             env["y"] = texts[1]
     else:
-        env.update(x=texts[i], i=i, xs=list(texts))
+        env.update(x=texts[i], i=i, xs=texts)
     if op.param:
         env["n"] = float(child.param)
     own = _show_tree(op.show) if child.label is not None and op.arity else None
-    for source in _sources(op, i, len(child.inputs)):
+    sources = _sources(op, i)
+    for source in sources:
         try:
             tree = _parse(source)
             value = _evaluate(tree, env, own)
@@ -203,12 +217,37 @@ def term_tree(child: Value, i: int, names: dict[Value, str], operand: Operand | 
         except (SyntaxError, ValueError, TypeError, KeyError, IndexError, ZeroDivisionError, OverflowError,
                 tokenize.TokenError, _Placeholder):
             continue
-    return ("atom", _sources(op, i, len(child.inputs))[0], SUM)
+    return ("atom", sources[0], SUM)
 
 
-def _sources(op: ops.Op, i: int, arity: int) -> list[str]:
-    """What to read d out / d operand ``i`` from: the reader's formula, then the engine's expression."""
-    return [ops.formula_text(op, i, arity), op.local[i] if op.arity else op.local[0]]
+def _sources(op: ops.Op, i: int) -> list[str]:
+    """What to read d out / d operand ``i`` from: the reader's formula, then the engine's expression (an n-ary
+    op's read with ``i`` and ``len(xs)`` as they are at the node)."""
+    k = i if op.arity else 0
+    return [op.formula[k], op.local[k]]
+
+
+class Operands:
+    """A node's operand texts as trees, each made on first use: a wide node's formula reads one or two."""
+
+    __slots__ = ("inputs", "make", "made")
+
+    def __init__(self, inputs: Sequence[Value], make: Callable[[Value], object]) -> None:
+        self.inputs, self.make, self.made = inputs, make, {}
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, k: int | slice) -> object:
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self.inputs)))]
+        k = range(len(self.inputs))[k]  # a negative index counts from the end; out of range: IndexError
+        if k not in self.made:
+            self.made[k] = self.make(self.inputs[k])
+        return self.made[k]
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self.inputs)))
 
 
 def _leaf(x: Value, names: dict[Value, str]) -> object:
@@ -224,6 +263,45 @@ def _atom(text: Text) -> object:
     except ValueError:
         return ("atom", text[0], text[1])
     return value if math.isfinite(value) else ("atom", text[0], text[1])
+
+
+# -- folded edges -----------------------------------------------------------------------------------
+MAX_TEXT = 60  # an unlabeled node reads as its expression up to this length, else as its name
+
+
+class FoldedTexts:
+    """The formula of each edge of one folded view (``Graph.folded``), in the graph's names; every operand's
+    text is made once and shared by the edges that read it."""
+
+    def __init__(self, graph: Graph, kept: Collection[Value]) -> None:
+        self.graph, self.kept, self.names = graph, kept, graph.names
+        self._memo: dict[Value, Text] = {}
+        self._formulas: dict[FoldedEdge, str] = {}
+
+    def formula(self, e: FoldedEdge) -> str:
+        """``e``'s formula: the op's own for a real edge, a product per chain (summed) for a folded one."""
+        text = self._formulas.get(e)
+        if text is None:
+            text = self._formulas[e] = self._formula(e)
+        return text
+
+    def _formula(self, e: FoldedEdge) -> str:
+        k, p, g = e.child, e.parent, self.graph
+        if not e.chains:
+            if e.count == 1:
+                return f"product of the {e.depth - 1} local derivatives along the chain"
+            more = "more than " if e.count > MAX_CHAINS else ""
+            return f"sum over {more}{min(e.count, MAX_CHAINS)} chains"
+        if e.chains == ((k, p),):
+            return edge_formula(k, p, self.names, positions=g.positions(k, p))
+        return " + ".join(product_formula([edge_tree(u, c, self.names, self._operand, positions=g.positions(u, c))
+                                           for u, c in zip(chain, chain[1:])]) for chain in e.chains)
+
+    def _operand(self, x: Value) -> Text:
+        """``x`` as an expression of kept nodes and constants (its name when that grows long)."""
+        names, kept = self.names, self.kept
+        return fill(x, names, lambda u: u in kept or u.label is not None or u._a is None,
+                    lambda u, text: text if len(text[0]) <= MAX_TEXT else (names[u], ATOM), self._memo)
 
 
 # -- parsing ----------------------------------------------------------------------------------------
@@ -293,8 +371,8 @@ def _evaluate(node: ast.expr, env: dict[str, object], own: ast.expr | None = Non
         raise ValueError("unsupported unary operator")
     if isinstance(node, ast.BinOp):
         a, b = ev(node.left), ev(node.right)
-        if isinstance(node.op, ast.Mult) and (isinstance(a, list) or isinstance(b, list)):
-            items, times = (a, b) if isinstance(a, list) else (b, a)
+        if isinstance(node.op, ast.Mult) and (isinstance(a, list | Operands) or isinstance(b, list | Operands)):
+            items, times = (a, b) if isinstance(a, list | Operands) else (b, a)
             return list(items) * int(times)
         if isinstance(node.op, ast.Add) and isinstance(a, list) and isinstance(b, list):
             return a + b
@@ -366,7 +444,7 @@ def _evaluate(node: ast.expr, env: dict[str, object], own: ast.expr | None = Non
             for k, item in enumerate(_as_list(args[0])):
                 total = item if k == 0 else (_add(total, item) if fold else ("+", total, item))
             return total
-        spread = [x for a in args for x in (a if isinstance(a, list) else [a])]  # f(xs) reads f(a, b, c)
+        spread = [x for a in args for x in (a if isinstance(a, list | Operands) else [a])]  # f(xs): f(a, b, c)
         return ("call", _FUNCTIONS.get(name, name.lstrip("_")), tuple(spread))
     raise ValueError(f"unsupported expression {type(node).__name__}")
 
@@ -383,8 +461,8 @@ def _is_number(x: object) -> bool:
     return isinstance(x, (int, float))
 
 
-def _as_list(x: object) -> list:
-    if not isinstance(x, list):
+def _as_list(x: object) -> list | Operands:
+    if not isinstance(x, list | Operands):
         raise TypeError("not a sequence")
     return x
 
@@ -533,6 +611,48 @@ def _print(t: object) -> Text:
         return (f"{wrap(_print(t[1]), SUM)} if {wrap(_print(t[2]), COMPARE)} else {wrap(_print(t[3]), CONDITION)}",
                 CONDITION)
     raise TypeError(f"not a formula: {t!r}")
+
+
+# -- what any reader and any file can show ----------------------------------------------------------
+_UNSEEN = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                     "\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+
+
+def visible(s: object) -> str:
+    """``s`` as a reader can see it and any file can hold it: control and bidi characters, lone surrogates
+    and noncharacters written as ``\\xNN``/``\\uNNNN``; an empty text as ``''``. Newlines stay."""
+    s = str(s)
+    if not s:
+        return "''"
+
+    def escape(m: re.Match) -> str:
+        c = ord(m.group())
+        return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+    return _UNSEEN.sub(escape, s.replace("\r\n", "\n"))
+
+
+
+# -- Markdown ---------------------------------------------------------------------------------------
+# a table cell ends at "|" and a line at any line break (str.splitlines' set): written as escapes
+_MD = {ord("|"): "\\|", **{ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}}
+
+
+def markdown_text(text: str) -> str:
+    """``text`` on one line of a Markdown table: ``|`` escaped, line breaks written as ``\\n``, ``\\u2028``..."""
+    return text.translate(_MD)
+
+
+def markdown_code(text: str) -> str:
+    """``text`` as a Markdown code span inside a table (fenced by more backticks than it holds)."""
+    text = markdown_text(text)
+    run = longest = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 # -- LaTeX ------------------------------------------------------------------------------------------

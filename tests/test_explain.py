@@ -15,8 +15,8 @@ from conftest import TOL, build_mazur
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograd import Value, explain, topological_order
-from autograd.collapse import folded_edges, kept_nodes
+from autograd import Graph, Value, explain, topological_order
+from autograd.text import FoldedTexts
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # demos is not an installed package; import it from the checkout
@@ -339,26 +339,28 @@ def test_to_markdown_has_the_path_and_factor_tables():
 # -- folding, as the renderer uses it -----------------------------------------------------------------
 def test_kept_nodes():
     q = build_mazur()
-    root = q["E_total"]
-    labeled = kept_nodes(root, True)
+    g = Graph(q["E_total"])
+    labeled = g.kept(True)
     assert set(q.values()) <= labeled and all(v.label is not None or not v.inputs for v in labeled)
-    listed = kept_nodes(root, ["out_o1", q["net_o1"]])
+    listed = g.kept(["out_o1", q["net_o1"]])
     assert {v.label for v in listed} == {"E_total", "out_o1", "net_o1", "w1", "w2", "w3", "w4", "w5", "w6", "w7",
                                          "w8", "i1", "i2", "b1", "b2"}
-    assert kept_nodes(root, False) == set(topological_order(root))
+    assert g.kept(False) == set(topological_order(q["E_total"]))
 
 
 def test_folded_edges_sum_over_folded_nodes():
     q = build_mazur()
-    edges = {(e.child.label, e.parent.label): e for e in folded_edges(q["E_total"])}
+    g = Graph(q["E_total"])
+    texts = FoldedTexts(g, g.kept(True))
+    edges = {(e.child.label, e.parent.label): e for e in g.folded()}
     dnet_o1_dw5 = edges["net_o1", "w5"]
-    assert dnet_o1_dw5.value == q["out_h1"].data and dnet_o1_dw5.formula == "out_h1"
+    assert dnet_o1_dw5.value == q["out_h1"].data and texts.formula(dnet_o1_dw5) == "out_h1"
     assert len(dnet_o1_dw5.chains) == 1 and len(dnet_o1_dw5.chains[0]) == 4  # net_o1, add, mul, w5
     sigmoid_edge = edges["out_o1", "net_o1"]
     assert sigmoid_edge.chains == ((q["out_o1"], q["net_o1"]),)
-    assert sigmoid_edge.formula == "out_o1 * (1 - out_o1)"
+    assert texts.formula(sigmoid_edge) == "out_o1 * (1 - out_o1)"
     assert ("E_total", "out_o1") not in edges  # E_o1 is labeled: kept
-    edges = {(e.child.label, e.parent.label): e for e in folded_edges(q["E_total"], ["out_o1", "net_o1"])}
+    edges = {(e.child.label, e.parent.label): e for e in g.folded(["out_o1", "net_o1"])}
     assert edges["E_total", "out_o1"].value == pytest.approx(0.741365070, abs=TOL)
 
 

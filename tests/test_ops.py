@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograd import OPS, Value, apply, gradcheck, linear, logsumexp, sum_values
-from autograd.core.ops import formula_text, namespace, operand_expression
+from autograd.core.ops import namespace, operand_expression
+from autograd.text import term_formula
 
 sig = lambda x: 1.0 / (1.0 + math.exp(-x))
 
@@ -63,7 +64,8 @@ def test_value_and_local_derivatives(name):
     assert out.data == pytest.approx(value, rel=1e-12)
     assert out.local_grads == pytest.approx(local, rel=1e-12)
     assert len(out.inputs) == len(out.local_grads)
-    assert all(formula_text(OPS[name], i, len(out.inputs)) for i in range(len(out.inputs)))
+    names = {v: f"v{k}" for k, v in enumerate((out, *out.inputs))}
+    assert all(term_formula(out, i, names) for i in range(len(out.inputs)))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -112,10 +114,11 @@ def test_an_op_that_propagates_turns_every_inf_and_nan_operand_into_inf_or_nan(n
 def test_formula_text_reads_like_the_derivation():
     assert OPS["tanh"].formula == ("1 - tanh(x)^2",)
     assert OPS["mul"].formula == ("y", "x")
-    # linear(w1, w2, x1, x2, b): d/dw1 = x1 (operand 2), d/dx2 = w2 (operand 1), d/db = 1
-    assert formula_text(OPS["linear"], 0, 5) == "xs[2]"
-    assert formula_text(OPS["linear"], 3, 5) == "xs[1]"
-    assert formula_text(OPS["linear"], 4, 5) == "1"
+    # linear(w1, w2, x1, x2, b): d/dw1 = x1 (operand 2), d/dx2 = w2 (operand 1), d/db = 1, read at the node
+    w1, w2, x1, x2, b = (Value(float(k), label=n) for k, n in enumerate(("w1", "w2", "x1", "x2", "b"), 1))
+    net = linear([w1, w2], [x1, x2], b)
+    names = {v: v.label or "net" for v in (net, w1, w2, x1, x2, b)}
+    assert [term_formula(net, i, names) for i in range(5)] == ["x1", "x2", "w1", "w2", "1"]
 
 
 def test_reflected_and_mixed_int_float_forms():

@@ -11,8 +11,8 @@ import pytest
 from conftest import TOL, build_mazur
 
 from autograd import Value, draw, linear, render_steps, to_dot
-from autograd.collapse import edge_formula, term_formula
 from autograd.render import DotNotFoundError, backprop_dot, save
+from autograd.text import edge_formula, term_formula
 
 HOSTILE = 'a"b{c}|<d>\\e\nf ü ∂'
 PRECISE = 12  # significant digits shown, so numbers parsed back from the DOT match to TOL

@@ -17,14 +17,11 @@ in ``params``, or, when ``params`` is not given, a labeled leaf whose label look
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Collection
 
+from .fold import Collapse, FoldedEdge, collapse_key, fold, kept_nodes
 from .names import node_names
 from .value import Value, topological_order
-
-if TYPE_CHECKING:
-    from ..collapse import Collapse, FoldedEdge
 
 walks = 0  # full walks of a Value graph made so far (the tests count them: one per reader call)
 
@@ -90,6 +87,7 @@ class Graph:
         self._kept: dict = {}
         self._folded: dict = {}
         self._grads: dict[Value, float] | None = None
+        self.cache: dict = {}  # what readers derive from this graph and share between calls (their own keys)
 
     def __len__(self) -> int:
         return len(self.order)
@@ -119,7 +117,7 @@ class Graph:
 
     @property
     def names(self) -> dict[Value, str]:
-        """Each node's readable name: its label, else ``op#k`` (see ``autograd.names``)."""
+        """Each node's readable name: its label, else ``op#k`` in construction order (``names.node_names``)."""
         if self._names is None:
             self._names = node_names(self.order)
             self._labels = [v.label for v in self.order]
@@ -165,24 +163,51 @@ class Graph:
         return node_kind(v, self.root, self.params if params is None else params)
 
     def kept(self, collapse: Collapse = True) -> set[Value]:
-        """The nodes a folded view keeps (``autograd.collapse.kept_nodes``), cached per setting."""
-        from ..collapse import kept_nodes
-
-        key = _key(collapse)
+        """The nodes a folded view keeps (``fold.kept_nodes``), cached per setting."""
+        key = collapse_key(collapse)
         if key not in self._kept:
             self._kept[key] = kept_nodes(self, collapse)
         return self._kept[key]
 
-    def folded(self, collapse: Collapse = True, keep: Iterable[Value] = ()) -> list[FoldedEdge]:
-        """The folded edges among ``kept(collapse)`` plus the nodes ``keep`` (``autograd.collapse.fold``), cached."""
-        from ..collapse import fold
-
-        kept = self.kept(collapse)
-        keep = frozenset(v for v in keep if v not in kept)
-        key = (_key(collapse), keep)
+    def folded(self, collapse: Collapse = True) -> list[FoldedEdge]:
+        """The folded edges among ``kept(collapse)`` (``fold.fold``), cached per setting."""
+        key = collapse_key(collapse)
         if key not in self._folded:
-            self._folded[key] = fold(self, kept | keep if keep else kept)
+            self._folded[key] = fold(self, self.kept(collapse))
         return self._folded[key]
+
+    def folded_toward(self, wrt: Value, collapse: Collapse = True) -> list[FoldedEdge]:
+        """The folded edges between the root and ``wrt`` (kept too): the part of the view that reaches ``wrt``."""
+        kept = self.kept(collapse)
+        return fold(self, kept if wrt in kept else kept | {wrt}, self.reaching(wrt))
+
+    def reaching(self, v: Value) -> set[Value]:
+        """``v`` and every node that depends on it (the nodes between the root and ``v``)."""
+        consumers = self.consumers
+        seen = {v}
+        stack = [v]
+        while stack:
+            for u in consumers[stack.pop()]:
+                if u not in seen:
+                    seen.add(u)
+                    stack.append(u)
+        return seen
+
+    def below(self, v: Value) -> set[Value]:
+        """``v`` and every node it depends on."""
+        seen = {v}
+        stack = [v]
+        while stack:
+            for x in stack.pop().inputs:
+                if x not in seen:
+                    seen.add(x)
+                    stack.append(x)
+        return seen
+
+    def between(self, top: Value, target: Value) -> tuple[set[Value], set[tuple[Value, Value]]]:
+        """The nodes and the (consumer, input) edges on every path from ``top`` down to ``target``."""
+        nodes = self.below(top) & self.reaching(target)
+        return nodes, {(v, x) for v in nodes for x in v.inputs if x in nodes}
 
     def gradients(self) -> dict[Value, float]:
         """d root / d node for every node, added up in backward()'s order (so equal to it exactly); cached."""
@@ -195,12 +220,6 @@ class Graph:
                     grad[child] += local * g
             self._grads = grad
         return self._grads
-
-
-def _key(collapse: Collapse) -> object:
-    if collapse is True or collapse is False or collapse is None:
-        return bool(collapse)
-    return frozenset(collapse)
 
 
 def as_graph(x: Value | Graph, who: str = "graph") -> Graph:

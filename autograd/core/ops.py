@@ -276,16 +276,6 @@ def operand_expression(op: Op, index: int, arity: int) -> str:
     return specialize(op.local[0], index, arity)
 
 
-def formula_text(op: Op, index: int, arity: int) -> str:
-    """The formula of d out / d operand ``index`` for a node with ``arity`` operands, in the table's variables."""
-    if op.arity:
-        return op.formula[index]
-    try:
-        return specialize(op.formula[0], index, arity)
-    except SyntaxError:  # reader text that is not Python (e.g. "exp(x_i - out)") stays as written
-        return op.formula[0]
-
-
 def specialize(expr: str, index: int, arity: int) -> str:
     """``expr`` with ``i`` = ``index`` and ``len(xs)`` = ``arity``, constant arithmetic and conditions folded."""
     tree = ast.parse(expr, mode="eval")
