@@ -17,7 +17,8 @@ from itertools import combinations
 from typing import TYPE_CHECKING
 
 from .core import ops
-from .core.value import Value, topological_order
+from .core.graph import Graph, as_graph
+from .core.value import Value
 from .explain import Explanation, Factor, Group, Share, explain
 from .text import edge_formula, expression, format_number
 
@@ -267,15 +268,17 @@ def _md(text: str) -> str:
 
 
 # -- check ---------------------------------------------------------------------------------------
-def check(output: Value, wrt: Value | str, claimed: float | str, *, rtol: float = 1e-3) -> Verdict:
+def check(output: Value | Graph, wrt: Value | str, claimed: float | str, *, rtol: float = 1e-3) -> Verdict:
     """Compare a hand-computed d output / d wrt (a number, or a formula in the graph's labels) with the
-    engine; when they differ, say which chain-rule step gives the claimed number. Gradients are not touched."""
-    order = topological_order(output)
-    return _check(output, _node(order, wrt, output), claimed, rtol, order)
+    engine (``output``: a Value or a Graph); when they differ, say which chain-rule step gives the claimed
+    number. Gradients are not touched."""
+    g = as_graph(output, "check")
+    return _check(g, _node(g, wrt), claimed, rtol)
 
 
-def _check(output: Value, wrt: Value, claimed: float | str, rtol: float, order: list[Value]) -> Verdict:
-    if wrt not in set(order):
+def _check(g: Graph, wrt: Value, claimed: float | str, rtol: float) -> Verdict:
+    output, order = g.root, g.order
+    if wrt not in g:
         top = output.label if output.label is not None else "the output"
         who = wrt.label if wrt.label is not None else repr(wrt)
         raise ValueError(f"check: {who} is not in the graph of {top} ({top} does not depend on it)")
@@ -293,7 +296,7 @@ def _check(output: Value, wrt: Value, claimed: float | str, rtol: float, order: 
             raise ValueError(f"check: the claim must be finite, got {claimed!r}")
     if not rtol >= 0.0:
         raise ValueError(f"check: rtol must be >= 0, got {rtol!r}")
-    levels = [explain(output, wrt, collapse=True)]
+    levels = [explain(g, wrt, collapse=True)]
     e = levels[0]
     verdict = Verdict(False, e.total, number, "unknown", "", e.names[output], e.names[wrt],
                       formula.text if formula else None, rtol=rtol, derivation=str(e))
@@ -309,8 +312,8 @@ def _check(output: Value, wrt: Value, claimed: float | str, rtol: float, order: 
     folded = any(len(s.factor.chain) > 2 or len(s.factor.chains) != 1 for g in e.groups for s in g.shares)
     fine = folded and len(order) <= MAX_FINE_NODES  # folded factors hold chains: try every node's derivative too
     if fine:
-        levels.append(explain(output, wrt, collapse=False, max_paths=levels[0].max_paths))
-    upstream = _upstream(output, order)
+        levels.append(explain(g, wrt, collapse=False, max_paths=levels[0].max_paths))
+    upstream = g.gradients()
     same_op: dict[str, list[Value]] = {}
     for v in order:
         if v.op and len(same_op.setdefault(v.op, [])) < MAX_SAME_OP:
@@ -369,29 +372,19 @@ def _labels(order: Sequence[Value]) -> dict[str, float]:
     return labels
 
 
-def _node(order: Sequence[Value], wrt: Value | str, output: Value) -> Value:
+def _node(g: Graph, wrt: Value | str) -> Value:
     if isinstance(wrt, Value):
         return wrt
     if not isinstance(wrt, str):
         raise TypeError(f"check: wrt must be a Value or a label, got {type(wrt).__name__}")
-    hits = list(dict.fromkeys(v for v in order if v.label == wrt))
+    hits = list(dict.fromkeys(v for v in g.order if v.label == wrt))
     if len(hits) == 1:
         return hits[0]
-    top = output.label if output.label is not None else "the output"
+    top = g.root.label if g.root.label is not None else "the output"
     if hits:
         raise ValueError(f"check: {len(hits)} nodes are labeled {wrt!r} in the graph of {top}; pass the Value")
-    labels = sorted({str(v.label) for v in order if v.label is not None})
+    labels = sorted({str(v.label) for v in g.order if v.label is not None})
     raise ValueError(f"check: no node labeled {wrt!r} in the graph of {top}; its labels: {', '.join(labels)}")
-
-
-def _upstream(output: Value, order: Sequence[Value]) -> dict[Value, float]:
-    """d output / d node for every node (backward() without touching .grad)."""
-    grad = {output: 1.0}
-    for v in reversed(order):
-        g = grad.get(v, 0.0)
-        for child, local in zip(v.inputs, v.local_grads):
-            grad[child] = grad.get(child, 0.0) + local * g
-    return grad
 
 
 # -- the mistakes tried --------------------------------------------------------------------------
@@ -859,10 +852,10 @@ class Report:
         return "\n".join(out)
 
 
-def check_all(output: Value, claims: Mapping[Value | str, float | str], *, rtol: float = 1e-3) -> Report:
-    """``check`` for each ``wrt: claim`` of ``claims``; the report's ``str()`` is a table."""
-    order = topological_order(output)
-    return Report([_check(output, _node(order, wrt, output), claim, rtol, order) for wrt, claim in claims.items()])
+def check_all(output: Value | Graph, claims: Mapping[Value | str, float | str], *, rtol: float = 1e-3) -> Report:
+    """``check`` for each ``wrt: claim`` of ``claims`` (one Graph for them all); the report's ``str()`` is a table."""
+    g = as_graph(output, "check_all")
+    return Report([_check(g, _node(g, wrt), claim, rtol) for wrt, claim in claims.items()])
 
 
 # -- quiz ------------------------------------------------------------------------------------------
@@ -897,7 +890,6 @@ def quiz(backprop: Backprop, answers: Sequence[str | float] | None = None, *,
     """Step ``backprop`` asking, at each labeled node (``every=True``: each node), for d root / d node; a wrong
     answer gets its diagnosis and the right step. ``answers`` replaces ``input``; empty: show it, q: quit."""
     root = backprop.root
-    order = topological_order(root)
     feed = iter(answers) if answers is not None else None
     result = QuizResult()
 
@@ -928,7 +920,7 @@ def quiz(backprop: Backprop, answers: Sequence[str | float] | None = None, *,
                 verdict = None
                 break
             try:
-                verdict = _check(root, v, answer, rtol, order)
+                verdict = _check(backprop.graph, v, answer, rtol)
             except ValueError as e:
                 output(f"  {e}")
                 continue

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 
 from .core import ops
 from .core.construct import apply
-from .core.names import node_names
-from .core.value import Value, topological_order
+from .core.graph import Graph, as_graph
+from .core.value import Value
 
 Adjoint = float | Value
 
@@ -29,21 +29,23 @@ class _Missing(Exception):
         self.name = name
 
 
-def grad(output: Value, inputs: Value | Sequence[Value], create_graph: bool = False) -> tuple:
+def grad(output: Value | Graph, inputs: Value | Sequence[Value], create_graph: bool = False) -> tuple:
     """d output / d each of ``inputs`` (a tuple, also for one input); no ``.grad`` changes.
 
-    Floats by default; with ``create_graph=True`` Values whose graph is made of ordinary ops.
+    ``output`` is a Value or a Graph. Floats by default; with ``create_graph=True`` Values whose graph is
+    made of ordinary ops.
     """
-    if not isinstance(output, Value):
+    if not isinstance(output, Value | Graph):
         raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
+    g = as_graph(output, "grad")
+    output, order = g.root, g.order
     inputs = (inputs,) if isinstance(inputs, Value) else tuple(inputs)
     for x in inputs:
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs must be Values, got {type(x).__name__}")
-    order = topological_order(output)
     needed = _needed(order, inputs)
     if create_graph:
-        return _graph_grad(output, inputs, order, needed)
+        return _graph_grad(output, inputs, order, needed, g.names)
     adjoint: dict[Value, float] = {output: 1.0}
     for v in reversed(order):  # backward()'s order of operations, so the same floats
         if v not in needed:
@@ -76,11 +78,11 @@ def _needed(order: list[Value], inputs: tuple[Value, ...]) -> set[Value]:
 
 
 # -- create_graph=True ----------------------------------------------------------------------------
-def _graph_grad(output: Value, inputs: tuple[Value, ...], order: list[Value], needed: set[Value]) -> tuple:
+def _graph_grad(output: Value, inputs: tuple[Value, ...], order: list[Value], needed: set[Value],
+                names: dict[Value, str]) -> tuple:
     """The reverse pass on Values. Labels: ``d(out)/d(v)`` on the new adjoint of each labeled node v and
     ``d(u)/d(v)`` on a new local derivative between labeled nodes; the results are named after the inputs."""
     original = set(order)
-    names = node_names(order)
     top = names[output]
     ns = _namespace()
     parts: dict[Value, list[Adjoint]] = {output: [1.0]}

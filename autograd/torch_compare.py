@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from .core import ops
-from .core.names import node_names
-from .core.value import Number, Value, topological_order
+from .core.graph import Graph
+from .core.value import Number, Value
 from .text import expression, operand_text
 
 INSTALL_HINT = "pip install 'chainrule[torch]' (from a checkout: pip install -e '.[torch]')"
@@ -187,10 +187,10 @@ def _replay(torch: ModuleType, root: Value, close: Callable[[float, float], bool
             torch_ops: dict[str, Callable]) -> tuple[tuple[OpDifference, ...], tuple[str, ...]]:
     """Each node's op applied by torch to float64 copies of its operands' values, against the node's data and
     local derivatives; the op names torch cannot apply (n-ary ops, ops without a same-named Tensor method)."""
-    order = topological_order(root)
-    names = node_names(order)
+    g = Graph(root)
+    names = g.names
     differences, unchecked = [], {}
-    for v in order:
+    for v in g.order:
         if not v.op:
             continue
         args = [torch.tensor(c.data, dtype=torch.float64, requires_grad=True) for c in v.inputs]

@@ -65,15 +65,6 @@ class Graph:
             raise TypeError(f"Graph: root must be a Value, got {type(root).__name__}")
         self._setup(root, _walk(root), params)
 
-    @classmethod
-    def _of(cls, root: Value, order: list[Value] | None) -> Graph:
-        """The Graph of ``root``; ``order`` is its topological order when a caller has it already (no walk)."""
-        if order is None:
-            return cls(root)
-        g = cls.__new__(cls)
-        g._setup(root, order, None)
-        return g
-
     def _setup(self, root: Value, order: list[Value], params: Collection[Value] | None) -> None:
         self.root = root
         self.order: list[Value] = order

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Callable
 from threading import get_ident
 
 Number = int | float
@@ -212,21 +211,6 @@ def topological_order(root: Value) -> list[Value]:
                 if b not in seen:
                     push(b)
     return order
-
-
-def dependencies(root: Value, stop: Callable[[Value], bool] | None = None) -> set[Value]:
-    """``root`` and every node it depends on; the walk does not go below a node other than root where ``stop`` holds."""
-    seen = {root}
-    stack = [root]
-    while stack:
-        v = stack.pop()
-        if stop is not None and v is not root and stop(v):
-            continue
-        for c in v.inputs:
-            if c not in seen:
-                seen.add(c)
-                stack.append(c)
-    return seen
 
 
 def _reset_order(root: Value, mark: float, order: list[Value], leaves: list[Value], olds: list[float]) -> None:
