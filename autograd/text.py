@@ -151,11 +151,21 @@ def edge_formula(child: Value, parent: Value, names: dict[Value, str], operand: 
 
 
 def product_formula(factors: Sequence[object]) -> str:
-    """The product of derivative trees (``edge_tree``), simplified: the formula of a folded chain."""
-    total: object = 1.0
+    """The product of derivative trees (``edge_tree``), simplified: the formula of a folded chain.
+
+    The same as multiplying them one by one with ``_mul``, but each factor is flattened once (a long chain
+    costs its length, not its square).
+    """
+    coef, rest = 1.0, []
     for f in factors:
-        total = _mul(total, f)
-    return _print(total)[0]
+        coef = _factors(f, rest, coef)
+        if coef == 0.0:
+            rest.clear()
+        elif len(rest) == 1 and rest[0][0] == "/" and _number(rest[0][1]):  # what _mul does: 2 * (1 / y) is 2 / y
+            single = _div(coef * rest[0][1], rest[0][2])
+            rest.clear()
+            coef = _factors(single, rest, 1.0)
+    return _print(_product(coef, rest))[0]
 
 
 def sum_formula(terms: Sequence[str]) -> str:
@@ -439,11 +449,14 @@ def _evaluate(node: ast.expr, env: dict[str, object], own: ast.expr | None = Non
             return {"abs": abs, "max": max, "min": min}[name](*args)
         if name == "range" and len(args) == 1:
             return list(range(_index(args[0])))
-        if name == "sum" and len(args) == 1:  # an operand list added up: a + b + c
-            total: object = 0.0
-            for k, item in enumerate(_as_list(args[0])):
-                total = item if k == 0 else (_add(total, item) if fold else ("+", total, item))
-            return total
+        if name == "sum" and len(args) == 1:  # an operand list added up, kept flat: a + b + c
+            items = list(_as_list(args[0]))
+            if fold:
+                constant = math.fsum(a for a in items if _number(a))
+                items = [a for a in items if not _number(a)] + ([constant] if constant or not items else [])
+            if not items:
+                return 0.0
+            return items[0] if len(items) == 1 else ("sum", items)
         spread = [x for a in args for x in (a if isinstance(a, list | Operands) else [a])]  # f(xs): f(a, b, c)
         return ("call", _FUNCTIONS.get(name, name.lstrip("_")), tuple(spread))
     raise ValueError(f"unsupported expression {type(node).__name__}")
@@ -500,7 +513,11 @@ def _mul(a: object, b: object) -> object:
     if _number(a) and _number(b):
         return a * b
     rest: list = []
-    coef = _factors(b, rest, _factors(a, rest, 1.0))
+    return _product(_factors(b, rest, _factors(a, rest, 1.0)), rest)
+
+
+def _product(coef: float, rest: list) -> object:
+    """``coef`` times the factors ``rest``, as a tree."""
     if coef == 0.0 or not rest:
         return float(coef)
     product = rest[0]
@@ -580,6 +597,7 @@ _MAKERS = {"+": _add, "-": _sub, "*": _mul, "/": _div, "^": _pow}
 
 
 # -- printing ---------------------------------------------------------------------------------------
+_SPINES = {"+": ("+", "-"), "-": ("+", "-"), "*": ("*", "/"), "/": ("*", "/")}  # left-associative families
 _NEEDS = {"+": (SUM, SUM, SUM), "-": (SUM, SUM, PRODUCT), "*": (PRODUCT, PRODUCT, PRODUCT),
           "/": (PRODUCT, PRODUCT, POWER), "^": (POWER, ATOM, ATOM)}  # op: (own precedence, left, right)
 
@@ -595,10 +613,21 @@ def _print(t: object) -> Text:
     kind = t[0]
     if kind == "atom":
         return t[1], t[2]
-    if kind in _NEEDS:
-        prec, left, right = _NEEDS[kind]
-        sep = "^" if kind == "^" else f" {kind} "
-        return f"{wrap(_print(t[1]), left)}{sep}{wrap(_print(t[2]), right)}", prec
+    if kind in _SPINES:  # a + b - c * ...: walk the left spine without recursion (long sums and products)
+        family = _SPINES[kind]
+        rights = []
+        while isinstance(t, tuple) and t[0] in family:
+            rights.append((t[0], t[2]))
+            t = t[1]
+        prec = _NEEDS[kind][0]
+        parts = [wrap(_print(t), prec)]
+        for op, right in reversed(rights):
+            parts.append(f" {op} {wrap(_print(right), _NEEDS[op][2])}")
+        return "".join(parts), prec
+    if kind == "^":
+        return f"{wrap(_print(t[1]), ATOM)}^{wrap(_print(t[2]), ATOM)}", POWER
+    if kind == "sum":  # the operand list of sum(xs), flat
+        return " + ".join(wrap(_print(a), SUM) for a in t[1]), SUM
     if kind == "neg":  # -(a * b) reads -a * b; -(a - b) keeps its parentheses
         inner = t[1]
         need = PRODUCT if isinstance(inner, tuple) and inner[0] in ("*", "/") else POWER

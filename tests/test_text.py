@@ -6,11 +6,23 @@ import re
 
 import pytest
 from conftest import build_mazur
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nn
-from autograd import Backprop, Value, explain, to_dot, topological_order
+from autograd import Backprop, Value, explain, sum_values, to_dot, topological_order
 from autograd.core.names import node_names
-from autograd.text import _evaluate, _parse, _print, edge_formula, expression, format_number, term_formula
+from autograd.text import (
+    _evaluate,
+    _mul,
+    _parse,
+    _print,
+    edge_formula,
+    expression,
+    format_number,
+    product_formula,
+    term_formula,
+)
 
 PLACEHOLDER = re.compile(r"(?<![\w#])(x|y|n|out|xs|x_\d+|w_\d+|x_i|w_i)(?![\w#\[])")
 
@@ -207,3 +219,27 @@ def test_the_half_of_a_squared_error_belongs_to_its_node():
     assert "E_o1 = 0.5 * pow_const#" in str(bp.steps[1])
     factor = explain(q["E_total"], q["w5"], collapse=True).paths[0].factors[0]
     assert factor.formula == "-(target_o1 - out_o1)"
+
+
+_LEAVES = st.one_of(st.sampled_from([("atom", "a", 4), ("atom", "b", 4), ("atom", "c", 4)]),
+                    st.sampled_from([0.0, 1.0, -1.0, 2.0, 0.5, -3.0]))
+_TREES = st.recursive(_LEAVES, lambda inner: st.one_of(
+    st.tuples(st.sampled_from(["+", "-", "*", "/"]), inner, inner), st.tuples(st.just("neg"), inner)), max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TREES, max_size=8))
+def test_a_chains_product_reads_as_multiplying_its_factors_one_by_one(factors):
+    """product_formula flattens each factor once; the text is the one _mul gives factor after factor."""
+    total = 1.0
+    for f in factors:
+        total = _mul(total, f)
+    assert product_formula(factors) == _print(total)[0]
+
+
+def test_long_sums_and_products_print_without_recursion():
+    terms = [("atom", f"x{i}", 4) for i in range(5000)]
+    assert product_formula(terms) == " * ".join(f"x{i}" for i in range(5000))
+    x = [Value(float(i), label=f"x{i}") for i in range(5000)]
+    s = sum_values(x)
+    assert expression(s, {v: v.label or "s" for v in (s, *x)}) == " + ".join(f"x{i}" for i in range(5000))
