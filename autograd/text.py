@@ -36,23 +36,30 @@ def format_number(x: float, precision: int = 9) -> str:
     """``x`` for reading: exact short numbers as they are (``1``, ``0.05``); else ``precision`` decimals
     when 1e-4 <= |x| < 1 (``0.082167041``, as the hand derivation prints), ``precision`` significant digits otherwise.
     """
-    if not math.isfinite(x):
-        return repr(x)
-    if x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    short = repr(x)
-    if "e" not in short and len(short.lstrip("-0.").replace(".", "")) <= precision:
-        return short
+    exact = _exact(x, precision)
+    if exact is not None:
+        return exact
     if 1e-4 <= abs(x) < 1:
         return f"{x:.{precision}f}"
     return f"{x:.{precision}g}"
 
 
 def number_text(x: float) -> str:
-    """A constant as a reader writes it: ``2``, ``0.5``, ``0.01``."""
+    """A constant as a reader writes it: ``2``, ``0.5``, ``1.0000001`` (exact up to 9 significant digits, else 6)."""
+    exact = _exact(x, 9)
+    return exact if exact is not None else f"{x:.6g}"
+
+
+def _exact(x: float, digits: int) -> str | None:
+    """``x`` written exactly when that takes at most ``digits`` significant digits (inf and nan as they are)."""
     if not math.isfinite(x):
         return repr(x)
-    return str(int(x)) if x == int(x) and abs(x) < 1e15 else f"{x:.6g}"
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    short = repr(x)
+    if "e" not in short and len(short.lstrip("-0.").replace(".", "")) <= digits:
+        return short
+    return None
 
 
 # -- node expressions -------------------------------------------------------------------------------

@@ -243,3 +243,13 @@ def test_long_sums_and_products_print_without_recursion():
     x = [Value(float(i), label=f"x{i}") for i in range(5000)]
     s = sum_values(x)
     assert expression(s, {v: v.label or "s" for v in (s, *x)}) == " + ".join(f"x{i}" for i in range(5000))
+
+
+def test_a_constant_reads_as_it_is_up_to_nine_digits():
+    """x * 1.0000001 is not x * 1: the formula shows the constant, not a rounding of it."""
+    x = Value(2.0, label="x")
+    y = x * 1.0000001
+    y.label = "y"
+    assert str(explain(y, x)) == "dy/dx = 1.0000001"
+    assert "dy/dx = 1.0000001" in to_dot(y) and expression(y, {y: "y", x: "x"}) == "x * 1.0000001"
+    assert expression(x * (1 / 3), {x: "x"}).endswith("* 0.333333")  # longer: six digits
