@@ -10,7 +10,7 @@ import re
 import pytest
 from conftest import build_mazur
 
-from autograd import Backprop, Value, explain, explore, topological_order
+from autograd import Backprop, Graph, Value, explain, explore, topological_order
 from autograd.render import visible
 
 HOSTILE = {
@@ -173,3 +173,32 @@ def test_demo_writes_the_2_2_2_page(tmp_path, dot_program, capsys):
     assert {"w1", "w8", "i1", "E_total"} <= set(keys)
     assert data["nodes"][keys.index("w1")]["kind"] == "parameter"
     assert str(out) in capsys.readouterr().out
+
+
+def test_a_400_node_mlp_explores_with_one_graph_and_one_fold_per_node(dot_program, monkeypatch):
+    """Every node's explanation comes from one Graph: its walk, gradients and texts are made once, and each
+    explanation folds only the part of the graph between the root and its node (the page used to refold the
+    whole graph per node: minutes for a 155-node MLP)."""
+    import nn
+    from autograd.core import fold as fold_module
+    from autograd.core import graph as graph_module
+
+    model = nn.MLP(4, [16, 16, 1], seed=1)
+    loss = (model([0.5, -0.2, 0.1, 0.3])[0] - 1.0) ** 2
+    order = topological_order(loss)
+    visited = []
+    real_fold = fold_module.fold
+
+    def counted(graph, kept, within=None):
+        visited.append(len(graph) if within is None else len(within))
+        return real_fold(graph, kept, within)
+
+    monkeypatch.setattr(graph_module, "fold", counted)
+    monkeypatch.setattr(graph_module, "walks", 0)
+    data = data_of(explore(loss, max_nodes=1000).page)
+    assert graph_module.walks == 1 and len(order) > 400
+    g = Graph(loss)
+    assert visited == [len(g.reaching(v)) for v in order]  # one fold per node, of the nodes between it and the root
+    assert all(text is not None for text in data["explanations"])
+    w = model.layers[0].W[0][0]
+    assert data["explanations"][order.index(w)] == visible(str(explain(loss, w, collapse=True)))
