@@ -10,7 +10,7 @@ import platform
 import sys
 import time
 
-from . import compiletime, engines, growth, harness, networks, pernode
+from . import compiletime, engines, growth, harness, networks, pernode, readers
 from .harness import Disagreement, Timing, Workload
 
 COLUMNS = ["floats", "chainrule", "chainrule, no_gc()", "chainrule, GC off", "chainrule compiled", "micrograd",
@@ -19,15 +19,16 @@ COLUMNS = ["floats", "chainrule", "chainrule, no_gc()", "chainrule, GC off", "ch
 # growth sizes (chain steps, in a fresh process), compile sizes (op nodes), repeats
 SIZES = {
     "full": dict(chain=(33_334, 100_000), sum=(50_000, 150_000), points=100, iterations=10_000, memory=30_000,
-                 growth=(1_000, 100_000, 300_000), compile=(1_000, 10_000, 100_000), repeats=5),
+                 growth=(1_000, 100_000, 300_000), compile=(1_000, 10_000, 100_000), readers=(100_000, 1_000_000),
+                 repeats=5),
     "quick": dict(chain=(3_334, 10_000), sum=(5_000, 15_000), points=50, iterations=1_000, memory=10_000,
-                  growth=(1_000, 30_000, 100_000), compile=(1_000, 10_000), repeats=3),
+                  growth=(1_000, 30_000, 100_000), compile=(1_000, 10_000), readers=(10_000, 100_000), repeats=3),
     "check": dict(chain=(700,), sum=(1_000,), points=20, iterations=50, memory=1_000,
-                  growth=(300, 3_000), compile=(300, 3_000), repeats=1),
+                  growth=(300, 3_000), compile=(300, 3_000), readers=(300, 3_000), repeats=1),
 }
 # The targets of the performance issue, checked by ``--check`` on a full run.
 TARGETS = dict(per_node_vs_micrograd=10.0, per_node_vs_torch=10.0, growth=1.5, compile_us_per_node=30.0,
-               compile_moons_seconds=0.25, compile_100k_seconds=3.0, network_vs_micrograd=5.0)
+               compile_moons_seconds=0.25, compile_100k_seconds=3.0, network_vs_micrograd=5.0, reader_growth=1.5)
 
 
 def machine() -> dict:
@@ -99,7 +100,8 @@ def table(results: list[tuple[Workload, list[Timing]]], memory: dict, memory_ste
     return "\n".join(lines)
 
 
-def targets(results: list[tuple[Workload, list[Timing]]], grown: dict, compiled: dict) -> list[tuple[str, bool]]:
+def targets(results: list[tuple[Workload, list[Timing]]], grown: dict, compiled: dict,
+            read: list[dict] = ()) -> list[tuple[str, bool]]:
     """Each target of the performance issue that this run measured: (what, met)."""
     out = []
     t = TARGETS
@@ -132,6 +134,10 @@ def targets(results: list[tuple[Workload, list[Timing]]], grown: dict, compiled:
         seconds, nodes = compiled["moons"]
         out.append((f"compile, the moons demo's graph ({nodes:,} nodes): {seconds:.2f} s "
                     f"(<= {t['compile_moons_seconds']:g} s)", seconds <= t["compile_moons_seconds"]))
+    for r in read:
+        small, large = (int(n) for n in r["us_per_node"])
+        out.append((f"{r['reader']} on a {r['graph']}, {small:,} -> {large:,} nodes: {r['growth']:.2f}x per node "
+                    f"(<= {t['reader_growth']:g}x)", r["growth"] <= t["reader_growth"]))
     return out
 
 
@@ -148,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--freeze", action="store_true",
                         help="gc.freeze() the objects of the imported modules (torch's) before timing")
     parser.add_argument("--only", metavar="NAME", action="append",
-                        help="run only these parts (chain, sum, demo_step, network_222, memory, growth, compile); "
+                        help="run only these parts (chain, sum, demo_step, network_222, memory, growth, compile, "
+                             "readers); "
                              "repeatable")
     args = parser.parse_args(argv)
     mode = "check" if args.check and args.quick else "quick" if args.quick else "full"
@@ -217,9 +224,20 @@ def main(argv: list[str] | None = None) -> int:
         seconds, nodes = compiled["moons"]
         print(f"  moons demo graph, {nodes:,} nodes  {seconds:.3f} s  {seconds * 1e6 / nodes:.1f} us per node")
 
+    read = []
+    if selected("readers", args.only):
+        small, large = sizes["readers"]
+        samples = min(sizes["repeats"], 3 if large < 1_000_000 else 2)
+        print(f"\nreaders, each on a graph of {small:,} and {large:,} nodes (inside no_gc()), microseconds per node "
+              f"(the least of {samples} runs):")
+        read = readers.measure((small, large), samples)
+        for r in read:
+            a, b = r["us_per_node"].values()
+            print(f"  {r['reader']:<38} {r['graph']:<7} {a:8.2f} -> {b:8.2f}  ({r['growth']:.2f}x)", flush=True)
+
     print("\n" + table(results, memory, memory_steps))
     print(f"\n(ratios: time of chainrule / time of the other engine; {time.perf_counter() - started:.0f} s in all)")
-    met = targets(results, grown, compiled)
+    met = targets(results, grown, compiled, read)
     if met:
         checked = mode == "full"
         print("\ntargets" + ("" if checked else " (small sizes: shown, not checked)") + ":")
@@ -239,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             "memory_bytes_per_node": {k: {"bytes": v[0], "method": v[1]} for k, v in memory.items()},
             "growth_us_per_node": grown,
             "compile_seconds": compiled,
+            "readers_us_per_node": read,
             "targets": [{"what": what, "met": ok} for what, ok in met],
         }
         with open(args.json, "w") as f:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import harness
+from benchmarks import harness, readers
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKLOADS = ("chain y = tanh", "sum of", "micrograd's demo step", "the 2-2-2 network")
@@ -43,6 +43,9 @@ def test_quick_check_runs_and_every_workload_agrees_across_engines(tmp_path):
     assert set(growth["wall"]) == set(growth["collector"]) == {"gc_on", "no_gc", "gc_off"} and growth["samples"] >= 5
     assert growth["collector"]["gc_off"] == {size: 0.0 for size in growth["wall"]["gc_off"]}  # no collection ran
     assert set(results["compile_seconds"]) == {"chain", "moons"}
+    read = results["readers_us_per_node"]
+    assert {r["reader"] for r in read} == {name for name, _, _ in readers.READERS}
+    assert all(len(r["us_per_node"]) == 2 and r["growth"] > 0 for r in read)
     assert results["targets"] and all(set(t) == {"what", "met"} for t in results["targets"])
     assert "| workload | unit | floats | chainrule |" in done.stdout
 
