@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 
 from .core.graph import Graph, as_graph
 from .core.value import Number, Value, to_float
-from .text import expression, format_number, markdown_code, markdown_text, term_formula
+from .text import (
+    expression,
+    expression_tex,
+    format_number,
+    markdown_code,
+    markdown_text,
+    term_formula,
+    term_tex,
+    tex_name,
+    tex_number,
+)
 
 if TYPE_CHECKING:
     import graphviz
@@ -86,6 +96,27 @@ class Step:
 
     def _repr_markdown_(self) -> str:
         return "```\n" + str(self) + "\n```"
+
+    def to_latex(self) -> str:
+        """The step as a LaTeX ``aligned`` block: the node, its gradient, and each push with its formula."""
+        f = lambda x: tex_number(format_number(x, self.precision))  # noqa: E731
+        names = self.names
+        node, top = self.node, self.root if self.root is not None else self.node
+        d = lambda a, b: rf"\frac{{\partial {tex_name(names[a])}}}{{\partial {tex_name(names[b])}}}"  # noqa: E731
+        what = (f"{tex_name(names[node])} = {expression_tex(node, names)}" if node.inputs
+                else rf"{tex_name(names[node])}\ \text{{(leaf, data {format_number(node.data, self.precision)})}}")
+        rows = [rf"&\text{{Step {self.index}/{self.total}:}}\quad {what}, \quad {d(top, node)} = {f(self.grad)}"]
+        for t in self.terms:
+            formula = term_tex(node, t.position, names)
+            local = f(t.local)
+            said = local if formula == local else f"{formula} = {local}"
+            rows.append(rf"\mathrm{{grad}}\left({tex_name(names[t.input])}\right) &\mathrel{{+}}= {d(node, t.input)}"
+                        rf" \cdot {d(top, node)} = {said} \cdot {f(self.grad)} = {f(t.contribution)}"
+                        rf" \quad \left({f(t.before)} \to {f(t.after)}\right)")
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.to_latex() + "$$"
 
 
 class Backprop:
@@ -226,6 +257,21 @@ class Backprop:
             pushes = "; ".join(f"{self.names[t.input]} += {f(t.contribution)}" for t in s.terms) or "(leaf)"
             rows.append(f"| {s.index} | {markdown_code(self.names[s.node])} | {f(s.grad)} | {markdown_text(pushes)} |")
         return head + "\n".join(rows)
+
+    def to_latex(self) -> str:
+        """The steps taken so far as a LaTeX ``aligned`` block: each node's gradient and what it pushed."""
+        f = lambda x: tex_number(format_number(x, self.precision))  # noqa: E731
+        top = tex_name(self.names[self.root])
+        rows = [rf"&\text{{{len(self.steps)} of {len(self.order)} steps taken}}"]
+        for s in self.steps:
+            pushes = ",\\ ".join(rf"{tex_name(self.names[t.input])} \mathrel{{+}}= {f(t.contribution)}"
+                                   for t in s.terms)
+            rows.append(rf"\frac{{\partial {top}}}{{\partial {tex_name(self.names[s.node])}}} &= {f(s.grad)}"
+                        rf" \quad \text{{pushes }} {pushes}")
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.to_latex() + "$$"
 
     def quiz(self, answers: Sequence[str | float] | None = None, **options) -> QuizResult:
         """Step through the pass asking for each labeled node's gradient; see ``autograd.check.quiz``."""

@@ -108,22 +108,32 @@ def wrap(text: Text, need: int) -> str:
 
 def show(v: Value, args: Sequence[Text]) -> Text:
     """The node as its op's display template reads, filled with the operand texts ``args``."""
+    tree = show_tree(v, args)
+    if tree is not None:
+        return _print(tree)
+    op = ops.OPS[v.op]  # a template that is not an expression (|{x}|): fill it as text
+    fills = {"x": args[0][0], "y": args[1][0] if op.arity == 2 else "", "n": number_text(v.param or 0.0),
+             "xs": ", ".join(a[0] for a in args)}
+    return op.show.format(**fills), ATOM
+
+
+def show_tree(v: Value, args: Sequence[Text]) -> object | None:
+    """``show`` as an expression tree (None for a template that is not an expression)."""
     op = ops.OPS[v.op]
     template = _show_tree(op.show)
+    if template is None:
+        return None
     env: dict[str, object] = {"xs": [_atom(a) for a in args]} if op.arity == 0 else {"x": _atom(args[0])}
     if op.arity == 2:
         env["y"] = _atom(args[1])
     if op.param:
         env["n"] = float(v.param)
-    if template is not None:
-        try:
-            return _print(_evaluate(template, env, fold=False))
-        except (ValueError, TypeError, KeyError, IndexError, _Placeholder):
-            pass
-    # a template that is not an expression (|{x}|): fill it as text
-    fills = {"x": args[0][0], "y": args[1][0] if op.arity == 2 else "", "n": number_text(v.param or 0.0),
-             "xs": ", ".join(a[0] for a in args)}
-    return op.show.format(**fills), ATOM
+    try:
+        tree = _evaluate(template, env, fold=False)
+        _print(tree)
+        return tree
+    except (ValueError, TypeError, KeyError, IndexError, _Placeholder):
+        return None
 
 
 @functools.cache
@@ -704,9 +714,75 @@ def tex_text(s: str) -> str:
 def tex_name(name: str) -> str:
     """A node name in math: ``E_total`` -> ``\\mathrm{E}_{\\mathrm{total}}``."""
     head, sep, tail = name.partition("_")
-    if sep and head and tail:
+    if sep and head and tail and "#" not in name:  # pow_const#1 is a name, not pow with a subscript
         return rf"\mathrm{{{tex_text(head)}}}_{{\mathrm{{{tex_text(tail)}}}}}"
     return rf"\mathrm{{{tex_text(name)}}}"
+
+
+def term_tex(child: Value, i: int, names: dict[Value, str]) -> str:
+    """``term_formula`` as LaTeX math: ``\\mathrm{out}_{\\mathrm{o1}} \\cdot \\left(1 - ...\\right)``."""
+    return tex_tree(term_tree(child, i, names))[0]
+
+
+def expression_tex(v: Value, names: dict[Value, str]) -> str:
+    """``expression`` as LaTeX math (a template that is not an expression: its text, escaped)."""
+    if not v.inputs:
+        return tex_name(names[v])
+    tree = show_tree(v, [operand_text(c, names) for c in v.inputs])
+    return tex_tree(tree)[0] if tree is not None else rf"\text{{{tex_text(expression(v, names))}}}"
+
+
+_TEX_CALLS = {"ln": r"\ln", "exp": r"\exp", "sin": r"\sin", "cos": r"\cos", "tanh": r"\tanh", "sqrt": None}
+
+
+def tex_tree(t: object) -> Text:
+    """A formula tree (``term_tree``, ``show_tree``) as LaTeX math, parenthesized as ``_print`` does."""
+    def wrapped(sub: object, need: int) -> str:
+        text, prec = tex_tree(sub)
+        return text if prec >= need else rf"\left({text}\right)"
+
+    if isinstance(t, bool):
+        return ("1" if t else "0"), ATOM
+    if _number(t):
+        return tex_number(number_text(float(t))), ATOM
+    kind = t[0]
+    if kind == "atom":
+        return (tex_name(t[1]) if t[2] == ATOM else rf"\text{{{tex_text(t[1])}}}"), t[2]
+    if kind in _SPINES:
+        family = _SPINES[kind]
+        rights = []
+        while isinstance(t, tuple) and t[0] in family:
+            rights.append((t[0], t[2]))
+            t = t[1]
+        prec = _NEEDS[kind][0]
+        if kind == "/" and len(rights) == 1:
+            return rf"\frac{{{tex_tree(t)[0]}}}{{{tex_tree(rights[0][1])[0]}}}", PRODUCT
+        parts = [wrapped(t, prec)]
+        for op, right in reversed(rights):
+            sign = {"*": r" \cdot ", "/": " / "}.get(op, f" {op} ")
+            parts.append(sign + wrapped(right, _NEEDS[op][2]))
+        return "".join(parts), prec
+    if kind == "^":
+        return f"{{{wrapped(t[1], ATOM)}}}^{{{tex_tree(t[2])[0]}}}", POWER
+    if kind == "sum":
+        return " + ".join(wrapped(a, SUM) for a in t[1]), SUM
+    if kind == "neg":
+        inner = t[1]
+        need = PRODUCT if isinstance(inner, tuple) and inner[0] in ("*", "/") else POWER
+        return "-" + wrapped(inner, need), PRODUCT
+    if kind == "call":
+        args = ", ".join(tex_tree(a)[0] for a in t[2])
+        if t[1] == "sqrt":
+            return rf"\sqrt{{{args}}}", ATOM
+        name = _TEX_CALLS.get(t[1]) or rf"\operatorname{{{tex_text(t[1])}}}"
+        return rf"{name}\left({args}\right)", ATOM
+    if kind == "cmp":
+        sign = {">=": r"\geq", "<=": r"\leq", "!=": r"\neq", "==": "="}.get(t[2], t[2])
+        return f"{wrapped(t[1], SUM)} {sign} {wrapped(t[3], SUM)}", COMPARE
+    if kind == "if":
+        return (rf"\begin{{cases}} {tex_tree(t[1])[0]} & \text{{if }} {tex_tree(t[2])[0]} \\ "
+                rf"{tex_tree(t[3])[0]} & \text{{otherwise}} \end{{cases}}"), ATOM
+    raise TypeError(f"not a formula: {t!r}")
 
 
 def tex_number(text: str) -> str:

@@ -200,3 +200,33 @@ def test_reprs_are_one_short_line():
     assert repr(step) == f"Step(1/{len(bp.order)} E_total: dE_total/dE_total = 1, 2 pushes)"
     assert repr(bp) == f"Backprop(E_total: 1/{len(bp.order)} steps, next {bp.names[bp.current]})"
     assert repr(step.terms[0]) == "Term(E_o1 += 1, grad -> 1)"
+
+
+def _balanced(tex: str) -> bool:
+    depth = 0
+    for ch in tex.replace("\\{", "").replace("\\}", ""):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0 and tex.count("\\left(") == tex.count("\\right)")
+
+
+def test_a_step_and_the_stepper_show_as_math_in_jupyter():
+    """net_o1's step as the blackboard writes it: grad(w5) += dnet_o1/dw5 * dE_total/dnet_o1 = out_h1 * ..."""
+    from nn.examples import mazur
+
+    q = mazur()
+    bp = Backprop(q["E_total"])
+    step = next(s for s in bp if s.node is q["net_o1"])
+    tex = step._repr_latex_()
+    assert tex.startswith("$$\\begin{aligned}") and tex.endswith("\\end{aligned}$$") and _balanced(tex)
+    assert (r"\text{Step 6/15:}\quad \mathrm{net}_{\mathrm{o1}} = \mathrm{w5} \cdot \mathrm{out}_{\mathrm{h1}}"
+            r" + \mathrm{w6} \cdot \mathrm{out}_{\mathrm{h2}} + \mathrm{b2}") in tex
+    w5 = (r"\mathrm{grad}\left(\mathrm{w5}\right) &\mathrel{+}= \frac{\partial \mathrm{net}_{\mathrm{o1}}}"
+          r"{\partial \mathrm{w5}} \cdot \frac{\partial \mathrm{E}_{\mathrm{total}}}{\partial \mathrm{net}_{\mathrm{o1}}}"
+          r" = \mathrm{out}_{\mathrm{h1}} = 0.593269992 \cdot 0.138498562 = 0.082167041")
+    assert w5 in tex
+    whole = bp._repr_latex_()
+    assert _balanced(whole) and whole.count(r"\frac{\partial \mathrm{E}_{\mathrm{total}}}") == len(bp.steps)
+    assert r"\text{6 of 15 steps taken}" in whole
+    assert repr(step).startswith("Step(6/15 net_o1") and "\n" not in repr(bp)
