@@ -271,9 +271,9 @@ def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, ma
     # nodes between wrt and output (those that reach wrt), and the number of paths from each to wrt,
     # counted exactly up to max_paths only (so the numbers stay small on any graph)
     cap = max_paths + 1
-    index = g.index
+    reach = g.reaching(wrt)
     paths_from: dict[Value, int] = {}
-    for v in sorted(g.reaching(wrt), key=index.__getitem__):
+    for v in _in_order(g, reach):
         if v is wrt:
             paths_from[v] = 1
         elif v in kept:
@@ -283,7 +283,7 @@ def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, ma
             if n:
                 paths_from[v] = min(n, cap)
     count = paths_from[output]
-    relevant = sorted(paths_from, key=index.__getitem__, reverse=True)  # output first
+    relevant = [v for v in reversed(_in_order(g, reach)) if v in paths_from]  # output first
     edges = {v: [e for e in by_child.get(v, ()) if e.parent in paths_from] for v in relevant if v is not wrt}
     up: dict[Value, list[FoldedEdge]] = {v: [] for v in relevant}
     for es in edges.values():
@@ -300,6 +300,13 @@ def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, ma
             shares.append(Share(e.child, _factor(e, texts), grad[e.child], grad[e.child] * e.value, top))
         groups.append(Group(v, grad[v], shares))
     return Explanation(output, wrt, paths, grad[wrt], grouped, groups, count, max_paths, precision, names, g)
+
+
+def _in_order(g: Graph, nodes: set[Value]) -> list[Value]:
+    """``nodes`` in the graph's topological order (sorted when they are few, filtered when they are many)."""
+    if len(nodes) * 8 < len(g.order):
+        return sorted(nodes, key=g.index.__getitem__)
+    return [v for v in g.order if v in nodes]
 
 
 def _factor(e: FoldedEdge, texts: FoldedTexts) -> Factor:

@@ -223,7 +223,8 @@ def test_a_step_and_the_stepper_show_as_math_in_jupyter():
     assert (r"\text{Step 6/15:}\quad \mathrm{net}_{\mathrm{o1}} = \mathrm{w5} \cdot \mathrm{out}_{\mathrm{h1}}"
             r" + \mathrm{w6} \cdot \mathrm{out}_{\mathrm{h2}} + \mathrm{b2}") in tex
     w5 = (r"\mathrm{grad}\left(\mathrm{w5}\right) &\mathrel{+}= \frac{\partial \mathrm{net}_{\mathrm{o1}}}"
-          r"{\partial \mathrm{w5}} \cdot \frac{\partial \mathrm{E}_{\mathrm{total}}}{\partial \mathrm{net}_{\mathrm{o1}}}"
+          r"{\partial \mathrm{w5}} \cdot \frac{\partial \mathrm{E}_{\mathrm{total}}}"
+          r"{\partial \mathrm{net}_{\mathrm{o1}}}"
           r" = \mathrm{out}_{\mathrm{h1}} = 0.593269992 \cdot 0.138498562 = 0.082167041")
     assert w5 in tex
     whole = bp._repr_latex_()

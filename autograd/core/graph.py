@@ -170,7 +170,8 @@ class Graph:
     def folded_toward(self, wrt: Value, collapse: Collapse = True) -> list[FoldedEdge]:
         """The folded edges between the root and ``wrt`` (kept too): the part of the view that reaches ``wrt``."""
         kept = self.kept(collapse)
-        return fold(self, kept if wrt in kept else kept | {wrt}, self.reaching(wrt))
+        reach = self.reaching(wrt)
+        return fold(self, kept if wrt in kept else kept | {wrt}, reach if len(reach) < len(self.order) else None)
 
     def reaching(self, v: Value) -> set[Value]:
         """``v`` and every node that depends on it (the nodes between the root and ``v``)."""
