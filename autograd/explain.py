@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .core.fold import Collapse, FoldedEdge, collapse_key
+from .core.fold import Collapse, FoldedEdge, collapse_key, fold
 from .core.graph import Graph, as_graph
 from .core.value import Value
 from .text import FoldedTexts, format_number, is_one, markdown_code, markdown_text, tex_name, tex_number
@@ -264,14 +264,15 @@ def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, ma
     else:  # wrt is kept too: its expression stops at its name
         kept = kept | {wrt}
         texts = FoldedTexts(g, kept)
+    # the folded view between the root and wrt only: its cost follows the part of the graph shown
+    reach = g.reaching(wrt)
     by_child: dict[Value, list[FoldedEdge]] = {}
-    for e in g.folded_toward(wrt, collapse):
+    for e in fold(g, kept, reach if len(reach) < len(g.order) else None):
         by_child.setdefault(e.child, []).append(e)
 
     # nodes between wrt and output (those that reach wrt), and the number of paths from each to wrt,
     # counted exactly up to max_paths only (so the numbers stay small on any graph)
     cap = max_paths + 1
-    reach = g.reaching(wrt)
     paths_from: dict[Value, int] = {}
     for v in _in_order(g, reach):
         if v is wrt:

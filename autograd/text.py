@@ -218,16 +218,15 @@ def edge_tree(child: Value, parent: Value, names: dict[Value, str], operand: Ope
 def term_tree(child: Value, i: int, names: dict[Value, str], operand: Operand | None = None) -> object:
     """``term_formula`` as an expression tree."""
     op = ops.OPS[child.op]
-    if operand is None:
-        texts = Operands(child.inputs, lambda x: _leaf(x, names))
-    else:
-        texts = Operands(child.inputs, lambda x: _atom(operand(x)))
+    make = (lambda x: _leaf(x, names)) if operand is None else (lambda x: _atom(operand(x)))
     env: dict[str, object] = {"out": ("atom", names[child], ATOM)}
-    if op.arity:
-        env["x"] = texts[0]
+    if op.arity:  # one or two operands: both texts (a formula reads them)
+        ins = child.inputs
+        env["x"] = make(ins[0])
         if op.arity == 2:
-            env["y"] = texts[1]
-    else:
+            env["y"] = make(ins[1])
+    else:  # n operands, each made when the formula reads it
+        texts = Operands(child.inputs, make)
         env.update(x=texts[i], i=i, xs=texts)
     if op.param:
         env["n"] = float(child.param)
@@ -303,13 +302,14 @@ class FoldedTexts:
     def __init__(self, graph: Graph, kept: Collection[Value]) -> None:
         self.graph, self.kept, self.names = graph, kept, graph.names
         self._memo: dict[Value, Text] = {}
-        self._formulas: dict[FoldedEdge, str] = {}
+        self._formulas: dict[tuple[Value, Value], str] = {}  # one folded edge per (child, parent) in a view
 
     def formula(self, e: FoldedEdge) -> str:
         """``e``'s formula: the op's own for a real edge, a product per chain (summed) for a folded one."""
-        text = self._formulas.get(e)
+        key = (e.child, e.parent)
+        text = self._formulas.get(key)
         if text is None:
-            text = self._formulas[e] = self._formula(e)
+            text = self._formulas[key] = self._formula(e)
         return text
 
     def _formula(self, e: FoldedEdge) -> str:
@@ -632,6 +632,10 @@ def _print(t: object) -> Text:
         return t[1], t[2]
     if kind in _SPINES:  # a + b - c * ...: walk the left spine without recursion (long sums and products)
         family = _SPINES[kind]
+        left = t[1]
+        if not (isinstance(left, tuple) and left[0] in family):  # one operator, the common case
+            prec, need_left, need_right = _NEEDS[kind]
+            return f"{wrap(_print(left), need_left)} {kind} {wrap(_print(t[2]), need_right)}", prec
         rights = []
         while isinstance(t, tuple) and t[0] in family:
             rights.append((t[0], t[2]))

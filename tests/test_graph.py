@@ -112,7 +112,7 @@ def test_readers_do_not_walk_by_other_means(monkeypatch, tmp_path):
 
 def test_unlabeled_nodes_are_numbered_in_the_order_they_were_made():
     """b = x*2 is made before a = x*3, so it is mul#1 although y = a + b reaches a first; a number an op
-    turned into a constant leaf counts as made just before that op."""
+    turns into a constant leaf is made just before that op."""
     x = Value(1.0, label="x")
     b = x * 2
     a = x * 3

@@ -148,7 +148,7 @@ def _operand(x: object, op: Op, position: int) -> Value:
         leaf.label = None
         leaf.op = ""
         leaf._a = None
-        leaf._seq = 0  # numbered as made just before its first consumer (autograd.names)
+        leaf._seq = next_seq()
         return leaf
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{op.name}: operand {position} must be a Value or a real number, got {type(x).__name__}")

@@ -105,7 +105,8 @@ def fold(graph: Graph, kept: Collection[Value], within: Collection[Value] | None
                     deriv[c] = deriv.get(c, 0.0) + local * deriv[v]
             for c in _distinct(v.inputs):
                 if within is None or c in within:
-                    count[c] = min(count.get(c, 0) + count[v], cap)
+                    n = count.get(c, 0) + count[v]
+                    count[c] = n if n < cap else cap
                     depth[c] = max(depth.get(c, 0), depth[v] + 1)
                     consumers.setdefault(c, []).append(v)
         first = {p: i for i, p in enumerate(_distinct(ins))}

@@ -21,7 +21,7 @@ from collections.abc import Collection
 
 from .fold import Collapse, FoldedEdge, collapse_key, fold, kept_nodes
 from .names import node_names
-from .value import Value, topological_order
+from .value import _MANY, Value, topological_order
 
 walks = 0  # full walks of a Value graph made so far (the tests count them: one per reader call)
 
@@ -167,16 +167,22 @@ class Graph:
             self._folded[key] = fold(self, self.kept(collapse))
         return self._folded[key]
 
-    def folded_toward(self, wrt: Value, collapse: Collapse = True) -> list[FoldedEdge]:
-        """The folded edges between the root and ``wrt`` (kept too): the part of the view that reaches ``wrt``."""
-        kept = self.kept(collapse)
-        reach = self.reaching(wrt)
-        return fold(self, kept if wrt in kept else kept | {wrt}, reach if len(reach) < len(self.order) else None)
-
     def reaching(self, v: Value) -> set[Value]:
         """``v`` and every node that depends on it (the nodes between the root and ``v``)."""
-        consumers = self.consumers
         seen = {v}
+        if self._consumers is None:  # one pass up the order, cheaper than building the consumer lists first
+            for u in self.order[self.index[v] + 1:] if self._index is not None else self.order:
+                a = u._a
+                if a is None:  # a leaf depends on nothing
+                    continue
+                b = u._b
+                if b is _MANY:
+                    if any(x in seen for x in a):
+                        seen.add(u)
+                elif a in seen or (b is not None and b in seen):
+                    seen.add(u)
+            return seen
+        consumers = self._consumers
         stack = [v]
         while stack:
             for u in consumers[stack.pop()]:
