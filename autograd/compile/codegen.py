@@ -1,29 +1,44 @@
-"""The generated module of one traced graph: forward one line per op, backward one line per edge.
+"""The generated module of one traced graph: forward one line per op, backward one sum per gradient.
 
 The code is written from the op table's expressions (``expressions``), in the engine's order, so its
-results are the same floats as ``backward()``; ``runtime`` supplies the slow path that raises the
-engine's errors, and ``parts`` splits long code into functions.
+results are the same floats as ``backward()``: the gradient of a node is written as the sum of its terms
+``local * d_user``, in the order ``backward()`` adds them (``d = t1 + t2 + ...`` is ``((t1 + t2) + ...)``).
+``runtime`` supplies the slow path that raises the engine's errors, and ``parts`` splits long code into
+functions.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from typing import NamedTuple
 
 from .. import ops
 from ..names import node_names
 from ..value import Value, topological_order
-from . import expressions, parts, runtime
-from .expressions import OUT, Template
+from . import expressions, runtime
+from .expressions import OUT, TERMS
 from .naming import Namer, identifier
-from .parts import Stmt
+from .parts import Writer
 
 _HOLE = re.compile(r"\{\{|\}\}|\{(\d+)\}")
 FINITE_TERMS = 40  # values summed per line of the bulk inf / nan test
+CHECK = "_check_forward(inputs, constants)"  # raises the dynamic engine's error for the first bad op
+ONE, MINUS_ONE, BARE, PRODUCT = range(4)  # a term of a gradient: + g, - g, + name * g, + (expression) * g
+
+
+class Kind(NamedTuple):
+    """The code of every node of one op with one number of operands and one parameter value."""
+
+    forward: tuple[str, ...]  # lines; hole {k} is the name refs[k] reads
+    refs: tuple[int, ...]  # an operand's position, or OUT
+    terms: tuple[tuple[int, str, tuple[int, ...]], ...]  # per operand: ONE / MINUS_ONE / BARE / PRODUCT, format, refs
+    checked: tuple[int, ...]  # the operands the inf / nan test sums (the op can turn an inf into a finite number)
+    checked_locals: tuple[tuple[str, tuple[int, ...]], ...]  # local derivatives it sums (the op's may overflow)
 
 
 class Graph:
-    """Names and generated statements of one traced graph."""
+    """Names and generated code of one traced graph."""
 
     def __init__(self, root: Value, inputs: list[Value], aux: list[Value]) -> None:
         self.root, self.inputs, self.aux = root, inputs, aux
@@ -38,145 +53,183 @@ class Graph:
         for i, v in enumerate(inputs):
             readable.setdefault(v, v.label if v.label is not None else f"input#{i + 1}")
         self.name: dict[Value, str] = {}
+        take = namer.take
         for v in [*inputs, *self.forward_order]:
             if v not in self.name:
-                self.name[v] = namer.take(identifier(str(readable[v]), v.op or "leaf"))
+                self.name[v] = take(identifier(str(readable[v]), v.op or "leaf"))
         self.input_names = [self.name[v] for v in inputs]
         self.constant_names = [self.name[v] for v in self.constants]
         needs = set(input_set)
+        ins = self.ins
         for v in self.nodes:
-            if any(c in needs for c in self.ins[v]):
-                needs.add(v)
+            for c in ins[v]:
+                if c in needs:
+                    needs.add(v)
+                    break
         self.needs = needs
-        self.grad = {v: namer.take("d_" + self.name[v]) for v in self.order if v in needs}
-        self._locals: dict[tuple, tuple[Template, str]] = {}  # per graph: the table may change between compiles
-        self._forwards: dict[tuple, tuple[tuple[str, ...], tuple[int, ...]]] = {}
+        # identifier() never starts a name with "d_": "d_" + a distinct name is a distinct name
+        self.grad = {v: "d_" + self.name[v] for v in self.order if v in needs}
+        self._kinds: dict[tuple, Kind] = {}  # per graph: the table may change between compiles
 
-    def _names(self, v: Value, refs: tuple[int, ...]) -> list[str]:
-        """The variables a template's holes read at node ``v``."""
-        name, ins = self.name, self.ins[v]
-        return [name[v] if r == OUT else name[ins[r]] for r in refs]
-
-    def _local(self, v: Value, i: int) -> tuple[Template, list[str], str]:
-        """d v / d (operand i) as a template, the names its holes read, and its fmt with ``n`` filled in."""
-        ins = self.ins[v]
-        key = (v.op, i, len(ins), _key(v.param))
-        found = self._locals.get(key)
-        if found is None:
-            found = self._locals[key] = _local_fmt(ops.OPS[v.op], i, len(ins), key[3])
-        t, fmt = found
-        name = self.name
-        return t, [name[v] if r == OUT else name[ins[r]] for r in t.refs], fmt
+    def _kind(self, v: Value) -> Kind:
+        param = v.param
+        key = (v.op, len(self.ins[v]), None if param is None else repr(param))  # repr: -0.0 and 0.0 stay apart
+        kind = self._kinds.get(key)
+        if kind is None:
+            kind = self._kinds[key] = _kind(ops.OPS[v.op], key[1], key[2])
+        return kind
 
     # -- forward: domain checks and one line per op; inf / nan is looked for in bulk -----------
-    def _forward(self, v: Value) -> Stmt:
-        key = (v.op, len(self.ins[v]), _key(v.param))
-        found = self._forwards.get(key)
-        if found is None:
-            found = self._forwards[key] = _forward_fmt(ops.OPS[v.op], key[1], key[2])
-        lines, refs = found
-        return Stmt(lines, tuple(self._names(v, refs)), (self.name[v],))
-
-    def _finite_checks(self, check: str) -> list[Stmt]:
-        """``if not -INF < a + b + ... < INF: check`` over enough values to see an inf or nan anywhere.
+    def _forward(self, w: Writer) -> None:
+        """The op lines, and every ``FINITE_TERMS`` values an ``if not -INF < a + b + ... < INF`` test.
 
         An op that ``propagates`` gives inf or nan whenever an operand is inf or nan, and every node leads
         to the output (or an aux value); so the output, the aux values and the operands of the other
-        ops (which can turn inf into a finite number) cover every node.
+        ops (which can turn inf into a finite number) cover every node.  As the engine, the test also
+        covers the local derivatives that can overflow (1/x near 0, ...).
         """
-        graph = set(self.forward_order)
-        names: dict[str, None] = {}
-        for v in [self.root, *self.aux, *(v for v in self.inputs if v not in graph)]:
-            names.setdefault(self.name[v])
+        name, ins, kind_of = self.name, self.ins, self._kind
+        seen: set[str] = set()
+        texts: list[str] = []
+        reads: list[str] = []
+        w.emit(["# forward: one line per op; an inf or nan anywhere shows in the sums tested"], ())
         for v in self.nodes:
-            if not ops.OPS[v.op].propagates:
-                for c in self.ins[v]:
-                    names.setdefault(self.name[c])
-        terms: list[tuple[str, list[str]]] = [("{0}", [name]) for name in names]
-        for v in self.nodes:  # as the engine, look at the local derivatives that can overflow (1/x near 0, ...)
-            if not ops.OPS[v.op].finite_local:
-                for i in range(len(self.ins[v])):
-                    _, used, fmt = self._local(v, i)
-                    terms.append((f"({fmt})", used))
-        stmts = []
-        check = check.replace("{", "{{").replace("}", "}}")
-        for start in range(0, len(terms), FINITE_TERMS):
-            texts, used = [], []
-            for fmt, names_ in terms[start:start + FINITE_TERMS]:
-                texts.append(_shift(fmt, len(used)))
-                used += names_
-            stmts.append(Stmt((f"if not -INF < {' + '.join(texts)} < INF: {check}",), tuple(used), ()))
-        return stmts
+            if w.full():
+                _test(w, texts, reads)
+                w.new_part()
+            kind = kind_of(v)
+            out = name[v]
+            operands = [name[c] for c in ins[v]]
+            names = [out if r == OUT else operands[r] for r in kind.refs]
+            w.emit([line.format(*names) for line in kind.forward], operands, out)
+            for k in kind.checked:
+                n = operands[k]
+                if n not in seen:
+                    seen.add(n)
+                    texts.append(n)
+                    reads.append(n)
+            for fmt, refs in kind.checked_locals:
+                used = [out if r == OUT else operands[r] for r in refs]
+                texts.append(fmt.format(*used))
+                reads += used
+            if len(texts) >= FINITE_TERMS:
+                _test(w, texts, reads)
+        graph = set(self.forward_order)
+        for v in [self.root, *self.aux, *(v for v in self.inputs if v not in graph)]:
+            n = name[v]
+            if n not in seen:
+                seen.add(n)
+                texts.append(n)
+                reads.append(n)
+        _test(w, texts, reads)
 
-    # -- backward: one line per edge ---------------------------------------------------------
-    def _backward(self) -> list[Stmt]:
-        """``d_x += local * d_out`` per edge, in the engine's order (reversed topological order)."""
+    # -- backward: the gradient of each node as the sum of its terms, in the engine's order ----------
+    def _backward(self, w: Writer) -> None:
+        """``d_x = t1 + t2 + ...`` with a term ``local * d_user`` per edge, in the order ``backward()`` adds them.
+
+        The engine visits nodes in reversed topological order and adds each edge's term to the operand's
+        grad; here the terms wait until the operand's gradient is needed (or the function ends) and are
+        then written as one sum, left to right: the same additions in the same order.
+        """
         if self.root not in self.needs:
-            return []
-        needs, grad = self.needs, self.grad
-        edges: dict[Value, int] = {}
-        for v in self.order:
-            if v in needs:
-                for c in self.ins[v]:
-                    if c in needs:
-                        edges[c] = edges.get(c, 0) + 1
+            return
+        needs, ins, name, grad, kind_of = self.needs, self.ins, self.name, self.grad, self._kind
+        pending: dict[Value, tuple[list[str], list[str]]] = {}  # node -> its terms (with their sign), names read
+        started: set[Value] = {self.root}  # gradients already holding a partial sum
         d_root = grad[self.root]
-        stmts = [Stmt(("{0} = 1.0",), (d_root,), (d_root,))]
-        started = {self.root}
+        w.emit([f"# backward: d_x is d {name[self.root]} / d x; each a sum of local * d_user over x's users",
+                f"{d_root} = 1.0"], (), d_root)
         for v in reversed(self.order):
-            ins = self.ins[v]
-            if v not in needs or not ins:
+            vin = ins[v]
+            if not vin or v not in needs:
                 continue
-            g = grad[v]
-            for i, c in enumerate(ins):
+            if w.full():
+                for c in list(pending):
+                    self._sum(w, c, pending.pop(c), started)
+                w.new_part()
+            g = self._finish(w, v, pending, started)
+            kind = kind_of(v)
+            out = name[v]
+            for i, c in enumerate(vin):
                 if c not in needs:
                     continue
-                t, used, fmt = self._local(v, i)
-                first = c not in started
-                if first:
-                    started.add(c)
-                if first and t.constant == "1.0" and edges[c] == 1 and self.ins[c]:
-                    grad[c] = g  # d c is d v itself: no line, later lines use d v's name
-                    continue
-                d = grad[c]
-                m = len(used)
-                if t.constant == "1.0":
-                    line = f"{{{m}}} {'=' if first else '+='} {{{m + 1}}}"
-                elif t.constant == "-1.0":
-                    line = f"{{{m}}} = -{{{m + 1}}}" if first else f"{{{m}}} -= {{{m + 1}}}"
+                how, fmt, refs = kind.terms[i]
+                p = pending.get(c)
+                if p is None:
+                    p = pending[c] = ([], [])
+                texts, reads = p
+                if how == ONE:
+                    texts.append("+ " + g)
+                elif how == MINUS_ONE:
+                    texts.append("- " + g)
+                elif how == BARE:
+                    n = out if refs[0] == OUT else name[vin[refs[0]]]
+                    texts.append("+ " + n + " * " + g)
+                    reads.append(n)
                 else:
-                    term = f"({fmt})" if t.loose else fmt
-                    line = f"{{{m}}} {'=' if first else '+='} {term} * {{{m + 1}}}"
-                stmts.append(Stmt((line,), (*used, d, g), (d,)))
-        return stmts
+                    used = [out if r == OUT else name[vin[r]] for r in refs]
+                    texts.append("+ " + fmt.format(*used) + " * " + g)
+                    reads += used
+                reads.append(g)
+        for v in self.inputs:
+            if v in pending:
+                self._sum(w, v, pending.pop(v), started)
 
-    def _return(self) -> Stmt:
+    def _finish(self, w: Writer, v: Value, pending: dict, started: set[Value]) -> str:
+        """Write the sum of ``v``'s pending terms; return the name of its gradient."""
+        p = pending.pop(v, None)
+        if p is not None:
+            texts = p[0]
+            if len(texts) == 1 and v not in started and texts[0][0] == "+" and " " not in texts[0][2:]:
+                self.grad[v] = texts[0][2:]  # one user, local 1.0: d v is d user itself, no line
+            else:
+                self._sum(w, v, p, started)
+        return self.grad[v]
+
+    def _sum(self, w: Writer, v: Value, p: tuple[list[str], list[str]], started: set[Value]) -> None:
+        """``d = t1 + ... + t64``, then ``d = d + t65 + ...``: left to right, as ``d += t`` one by one."""
+        texts, reads = p
+        var = self.grad[v]
+        if v in started:
+            reads.append(var)
+            lines = []
+        else:
+            started.add(v)
+            first = texts[0]
+            lines = [f"{var} = {first[2:] if first[0] == '+' else '-' + first[2:]} {' '.join(texts[1:TERMS])}"
+                     .rstrip()]
+            texts = texts[TERMS:]
+        for start in range(0, len(texts), TERMS):
+            lines.append(f"{var} = {var} {' '.join(texts[start:start + TERMS])}")
+        w.emit(lines, reads, var)
+
+    def _return(self, w: Writer) -> None:
         # + 0.0 turns a -0.0 into 0.0, as the engine's sums starting from 0.0 do
-        names = [self.name[self.root]]
+        reads = [self.name[self.root]]
         grads = []
         for v in self.inputs:
             if v in self.grad:
-                grads.append(f"{{{len(names)}}} + 0.0")
-                names.append(self.grad[v])
+                grads.append(f"{self.grad[v]} + 0.0")
+                reads.append(self.grad[v])
             else:
                 grads.append("0.0")
-        parts_ = ["{0}", f"[{', '.join(grads)}]"]
+        parts_ = [reads[0], f"[{', '.join(grads)}]"]
         if self.aux:
-            parts_.append(f"[{', '.join(f'{{{len(names) + k}}}' for k in range(len(self.aux)))}]")
-            names += [self.name[a] for a in self.aux]
-        return Stmt((f"return {', '.join(parts_)}",), tuple(names), ())
+            names = [self.name[a] for a in self.aux]
+            parts_.append(f"[{', '.join(names)}]")
+            reads += names
+        w.emit([f"return {', '.join(parts_)}"], reads)
 
     # -- the module ------------------------------------------------------------------------------
-    def source(self, chunk: int) -> str:
+    def pieces(self, chunk: int) -> list[str]:
+        """The generated module as top-level pieces (each compiles on its own); their concatenation is the source."""
         root = self.name[self.root]
         ni, nc = len(self.input_names), len(self.constant_names)
-        forward = [self._forward(v) for v in self.nodes]
-        backward = self._backward()
-        ret = self._return()
-        single = sum(len(s.lines) for s in forward) + len(backward) + len(forward) // 40 <= chunk
-        check = "_check_forward(inputs, constants)" if single else f"_check_forward(S[:{ni}], S[{ni}:{ni + nc}])"
-        forward += self._finite_checks(check)
-        head = [
+        w = Writer(chunk, self.input_names + self.constant_names)
+        self._forward(w)
+        self._backward(w)
+        self._return(w)
+        head = "\n".join([
             f'"""Forward and backward of {root}, generated by chainrule\'s autograd.compile_graph.',
             "",
             "forward_backward(inputs, constants) -> (loss, grads); grads are in the order of inputs.",
@@ -190,38 +243,34 @@ class Graph:
             f"OVERFLOW = {ops.OVERFLOW!r}",
             ops.HELPERS_SOURCE.rstrip(),
             "",
-        ]
-        doc = '"""Loss and d loss / d input for each input: forward one line per op, backward one per edge."""'
+            "",
+        ]) + "\n"
+        doc = '"""Loss and d loss / d input for each input: forward one line per op, backward one sum per gradient."""'
         catch = ["except (ArithmeticError, ValueError, TypeError):",
-                 "    _check_forward(inputs, constants)  # raises the dynamic engine's error for the first bad op",
+                 f"    {CHECK}  # raises the dynamic engine's error for the first bad op",
                  "    raise"]
-        if single:
-            body = [doc, *_unpack(self.input_names, "inputs"), *_unpack(self.constant_names, "constants"), "try:"]
-            body.append("    # forward: one line per op; an inf or nan anywhere shows in the sum tested at the end")
-            body += ["    " + line for s in forward for line in s.render()]
-            if backward:
-                body.append(f"    # backward: d_x is d {root} / d x; one line per edge, in reverse topological order")
-                body += ["    " + line for s in backward for line in s.render()]
-            body += catch + ret.render()
-            lines = head + ["", "def forward_backward(inputs, constants):", *("    " + b for b in body)]
+        if len(w.parts) == 1:
+            body = [doc, *_unpack(self.input_names, "inputs"), *_unpack(self.constant_names, "constants"), "try:",
+                    "    " + "\n        ".join(w.parts[0]), *catch]
+            code = ["def forward_backward(inputs, constants):\n    " + "\n    ".join(body) + "\n"]
         else:
-            functions, extra = parts.split([*forward, *backward, ret], chunk, self.input_names + self.constant_names)
-            lines = head + [line for function in functions for line in function]
-            lines += [
+            code = w.functions("S, inputs, constants")
+            n = len(code)
+            code.append("\n    ".join([
                 "def forward_backward(inputs, constants):",
-                "    " + doc,
-                "    S = [*inputs, *constants]",
-                f"    if len(inputs) != {ni} or len(S) != {ni + nc}:",
-                f"        raise ValueError('expected {ni} inputs and {nc} constants, got '"
+                doc,
+                "S = [*inputs, *constants]",
+                f"if len(inputs) != {ni} or len(S) != {ni + nc}:",
+                f"    raise ValueError('expected {ni} inputs and {nc} constants, got '"
                 " + str(len(inputs)) + ' and ' + str(len(constants)))",
-                f"    S += [0.0] * {extra}",
-                "    try:",
-                *(f"        _part_{k + 1}(S)" for k in range(len(functions) - 1)),
-                f"        return _part_{len(functions)}(S)",
-                *("    " + c for c in catch),
-            ]
+                f"S += [0.0] * {w.extra}",
+                "try:",
+                *(f"    _part_{k + 1}(S, inputs, constants)" for k in range(n - 1)),
+                f"    return _part_{n}(S, inputs, constants)",
+                *catch,
+            ]) + "\n")
         position = {v: i for i, v in enumerate([*self.inputs, *self.constants])}
-        lines += runtime.replay_data(runtime.construction_order([self.root, *self.aux]), position)
+        lines = runtime.replay_data(runtime.construction_order([self.root, *self.aux]), position)
         lines += runtime.CHECK_SOURCE.rstrip().split("\n")
         lines += ["", "", "# The values at compile time, so that this file runs on its own: python FILE.py",
                   *_listing("INPUT_NAMES", [repr(n) for n in self.input_names]),
@@ -232,24 +281,46 @@ class Graph:
                   f"    print({root!r} + ' =', repr(loss))",
                   "    for name, grad in zip(INPUT_NAMES, grads):",
                   f"        print('d {root} / d ' + name + ' =', repr(grad))"]
-        return "\n".join(lines) + "\n"
+        return [head, *code, "\n".join(lines) + "\n"]
+
+    def source(self, chunk: int) -> str:
+        return "".join(self.pieces(chunk))
 
 
-def _key(param: float | None) -> str | None:
-    """The parameter as a cache key: its repr, so that -0.0 and 0.0 stay apart."""
-    return None if param is None else repr(param)
+def _test(w: Writer, texts: list[str], reads: list[str]) -> None:
+    """The bulk inf / nan test of the values in ``texts`` (emptied), FINITE_TERMS a line."""
+    for start in range(0, len(texts), FINITE_TERMS):
+        w.emit([f"if not -INF < {' + '.join(texts[start:start + FINITE_TERMS])} < INF: {CHECK}"], reads)
+    texts.clear()
+    reads.clear()
 
 
 @functools.cache
-def _local_fmt(op: ops.Op, i: int, count: int, key: str | None) -> tuple[Template, str]:
-    t = expressions.local_template(op, i, count)
-    return t, t.fmt.replace("{n}", expressions.literal(float(key))) if "{n}" in t.fmt else t.fmt
+def _kind(op: ops.Op, count: int, key: str | None) -> Kind:
+    """The code of an ``op`` node with ``count`` operands; ``key`` is the constant parameter's repr."""
+    lines, refs = _forward_fmt(op, count, key)
+    n = None if key is None else expressions.literal(float(key))
+    terms = []
+    checked_locals = []
+    for t in expressions.local_templates(op, count):
+        fmt = t.fmt.replace("{n}", n) if n is not None else t.fmt
+        if t.constant == "1.0":
+            terms.append((ONE, "", ()))
+        elif t.constant == "-1.0":
+            terms.append((MINUS_ONE, "", ()))
+        elif fmt == "{0}":
+            terms.append((BARE, "", t.refs))
+        else:
+            terms.append((PRODUCT, f"({fmt})" if t.loose else fmt, t.refs))
+        if not op.finite_local and t.constant is None:
+            checked_locals.append((f"({fmt})", t.refs))
+    checked = () if op.propagates else tuple(range(count))
+    return Kind(lines, refs, tuple(terms), checked, tuple(checked_locals))
 
 
-@functools.cache
 def _forward_fmt(op: ops.Op, count: int, key: str | None) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The forward lines of an ``op`` node with ``count`` operands (domain checks, then the result), and what
-    their holes read; ``key`` is the constant parameter's repr."""
+    their holes read."""
     param = None if key is None else float(key)
     n = expressions.literal(param) if op.param else None
     lines: list[str] = []

@@ -1,66 +1,73 @@
 """Long generated code split into functions ``_part_k(S)`` that share values through the list ``S``.
 
-CPython compiles one huge function slowly and its locals badly, so statements are cut into parts of
-about ``chunk`` lines. A value used in several parts lives in ``S[slot]``; inside one part it is a local
-when that part uses it ``LOCAL_USES`` times or more (loaded at the top, stored at the end), else it is
-written ``S[slot]`` in place.
+CPython compiles one huge function slowly, so statements go into parts of about ``chunk`` lines. The
+``Writer`` takes statements in order with the names each reads and writes; a value a part reads but an
+earlier part wrote is loaded from its slot ``S[k]`` at the top of the reading part and stored there at
+the end of the writing one (the inputs and constants are preset in ``S[0], S[1], ...``).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
-LOCAL_USES = 3
+from collections.abc import Iterable, Sequence
 
 
-class Stmt(NamedTuple):
-    """Generated lines as format strings: hole ``{k}`` is ``names[k]``; ``writes`` are the names assigned."""
+class Writer:
+    """Statements into parts: ``emit(lines, reads, write)``; ``new_part()`` starts the next function."""
 
-    lines: tuple[str, ...]
-    names: tuple[str, ...]
-    writes: tuple[str, ...]
+    def __init__(self, chunk: int, preset: Sequence[str]) -> None:
+        self.chunk = chunk
+        self.preset = list(preset)
+        self.parts: list[list[str]] = [[]]
+        self.size = 0  # lines in the current part
+        self.writer: dict[str, int] = dict.fromkeys(self.preset, -1)  # name -> the part that last wrote it
+        self.slot: dict[str, int] = {name: i for i, name in enumerate(self.preset)}
+        self.loads: list[list[str]] = [[]]
+        self.stores: list[dict[str, None]] = [{}]
+        self.local: set[str] = set()  # the names the current part holds
 
-    def render(self, where: dict[str, str] | None = None) -> list[str]:
-        names = self.names if not where else [where.get(n, n) for n in self.names]
-        return [line.format(*names) for line in self.lines]
+    def emit(self, lines: Sequence[str], reads: Iterable[str], write: str | None = None) -> None:
+        """Append ``lines``, which read ``reads`` and assign ``write``."""
+        local = self.local
+        for name in reads:
+            if name not in local:
+                self._load(name)
+        self.parts[-1].extend(lines)
+        self.size += len(lines)
+        if write is not None:
+            self.writer[write] = len(self.parts) - 1
+            local.add(write)
 
+    def _load(self, name: str) -> None:
+        self.local.add(name)
+        self.loads[-1].append(name)
+        part = self.writer[name]
+        if part >= 0:
+            self.stores[part].setdefault(name)
+            self.slot.setdefault(name, len(self.slot))
 
-def split(stmts: list[Stmt], chunk: int, preset: list[str]) -> tuple[list[list[str]], int]:
-    """Each part's function lines, and how many slots S needs beyond the ``preset`` names in S[0], S[1], ..."""
-    parts: list[list[Stmt]] = [[]]
-    size = 0
-    for s in stmts:
-        if size >= chunk:
-            parts.append([])
-            size = 0
-        parts[-1].append(s)
-        size += len(s.lines)
-    slot = {name: i for i, name in enumerate(preset)}
-    home: dict[str, int] = {}
-    uses: list[dict[str, int]] = []
-    for k, part in enumerate(parts):
-        count: dict[str, int] = {}
-        for s in part:
-            for name in s.names:
-                count[name] = count.get(name, 0) + 1
-                if home.setdefault(name, k) != k and name not in slot:
-                    slot[name] = len(slot)
-        uses.append(count)
-    functions = []
-    for k, part in enumerate(parts):
-        written = {name for s in part for name in s.writes}
-        where, loads, stores = {}, [], []
-        for name, n in uses[k].items():
-            if name not in slot:
-                continue
-            cell = f"S[{slot[name]}]"
-            if n < LOCAL_USES:
-                where[name] = cell
-                continue
-            if home[name] != k or slot[name] < len(preset):
-                loads.append(f"    {name} = {cell}")
-            if name in written:
-                stores.append(f"    {cell} = {name}")
-        body = ["    " + line for s in part for line in s.render(where)]
-        functions.append([f"def _part_{k + 1}(S):", *loads, *body, *stores, "", ""])
-    return functions, len(slot) - len(preset)
+    def full(self) -> bool:
+        return self.size >= self.chunk
+
+    def new_part(self) -> None:
+        self.parts.append([])
+        self.loads.append([])
+        self.stores.append({})
+        self.local = set()
+        self.size = 0
+
+    def functions(self, params: str = "S") -> list[str]:
+        """The source of each part's function, ``_part_1(S)``, ``_part_2(S)``, ..."""
+        out = []
+        slot = self.slot
+        for k, body in enumerate(self.parts):
+            lines = [f"def _part_{k + 1}({params}):"]
+            lines += [f"{name} = S[{slot[name]}]" for name in self.loads[k]]
+            lines += body
+            lines += [f"S[{slot[name]}] = {name}" for name in self.stores[k]]
+            out.append("\n    ".join(lines) + "\n\n\n")
+        return out
+
+    @property
+    def extra(self) -> int:
+        """Slots beyond the preset names."""
+        return len(self.slot) - len(self.preset)

@@ -1,0 +1,150 @@
+"""compile_graph's generated code: gradients written as sums in the engine's order, tracebacks through it."""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import linecache
+import math
+import random
+import traceback
+
+import pytest
+
+import nn
+from autograd import Value, compile_graph, linear, sum_values
+from demos import moons
+
+
+def same(a: float, b: float) -> bool:
+    """Bit-for-bit equal floats (0.0 and -0.0 differ)."""
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def assert_matches_backward(root: Value, inputs: list[Value], **kwargs) -> None:
+    f = compile_graph(root, inputs, **kwargs)
+    loss, grads = f([v.data for v in inputs])
+    for v in inputs:
+        v.grad = 0.0
+    root.backward()
+    assert same(loss, root.data)
+    assert all(same(g, v.grad) for g, v in zip(grads, inputs))
+
+
+# -- tracebacks and inspect show the generated lines ---------------------------------------------------
+
+def generated_frames(tb, filename):
+    return [frame for frame in traceback.extract_tb(tb) if frame.filename == filename]
+
+
+@pytest.mark.parametrize("chunk", [5000, 10])
+def test_a_traceback_through_compiled_code_shows_its_lines(chunk):
+    x = Value(2.0, label="x")
+    y = x
+    for _ in range(10):
+        y = (y * 0.5 + 1.0).tanh()
+    y = (y * x).log()  # x < 0 makes the product negative
+    f = compile_graph(y, [x], chunk=chunk)
+    with pytest.raises(ValueError) as info:
+        f([-1.0])
+    lines = f.source.splitlines()
+    error, original = info.value, info.value.__context__  # the engine's error, and what the fast path hit
+    frames = generated_frames(error.__traceback__, f.filename) + generated_frames(original.__traceback__, f.filename)
+    assert {frame.name for frame in frames} >= {"forward_backward", "_check_forward"}
+    for frame in frames:  # each piece is compiled on its own: every line number still points into f.source
+        assert frame.line and frame.line == lines[frame.lineno - 1].strip()
+    assert any(frame.line.startswith("if not (") and "raise ValueError('input must be > 0')" in frame.line
+               for frame in frames)
+    assert "_check_forward(inputs, constants)" in "".join(traceback.format_exception(error))
+
+
+def test_inspect_shows_the_generated_functions_and_the_lines_go_with_the_code():
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(10):
+        y = (y * x).sin()
+    f = compile_graph(y, [x], chunk=10)
+    source = inspect.getsource(f.forward_backward)
+    assert source.startswith("def forward_backward(inputs, constants):") and source in f.source
+    part = f.forward_backward.__globals__["_part_1"]
+    assert inspect.getsource(part) in f.source
+    filename = f.filename
+    assert linecache.getlines(filename) == f.source.splitlines(True)
+    other = compile_graph(y, [x])
+    assert other.filename != filename
+    del f, part
+    gc.collect()
+    assert filename not in linecache.cache  # dropped with the code; the other graph keeps its own
+    assert other.filename in linecache.cache
+
+
+# -- gradients as sums ---------------------------------------------------------------------------------
+
+def test_a_gradient_is_one_sum_of_its_terms_in_the_engines_order():
+    a, b, two = Value(0.3, label="a"), Value(-0.7, label="b"), Value(2.0, label="two")
+    t = a + b
+    t.label = "t"
+    s = a * b + a * two
+    s.label = "s"
+    out = s - t.tanh()
+    out.label = "out"
+    f = compile_graph(out, [a, b])
+    # d s / d (a * b) is 1.0 and s has one user: d (a * b) is d s, which is d out; then d t, as backward() adds
+    assert "d_a = b * d_out + two * d_out + d_t" in f.source
+    assert_matches_backward(out, [a, b])
+
+
+def test_terms_of_constant_locals_are_added_and_subtracted():
+    x = Value(1.5, label="x")
+    y = Value(0.25, label="y")
+    out = (x - y) * (y - x) + x
+    f = compile_graph(out, [x, y])
+    assert "- d_" in f.source  # d (x - y) / d y is -1.0: subtracted, as x + (-1.0 * g) is x - g
+    assert_matches_backward(out, [x, y])
+
+
+def test_a_gradient_with_more_terms_than_a_line_holds_continues_left_to_right():
+    rng = random.Random(3)
+    x = Value(0.9, label="x")
+    terms = [x * Value(rng.uniform(-2.0, 2.0)) for _ in range(300)]
+    out = sum_values([t.tanh() for t in terms])
+    f = compile_graph(out, [x])
+    assert "d_x = d_x + " in f.source
+    assert_matches_backward(out, [x])
+
+
+@pytest.mark.parametrize("chunk", [5000, 40])
+def test_wide_linear_nodes_give_the_engines_floats(chunk):
+    rng = random.Random(5)
+    ws = [[Value(rng.uniform(-1.0, 1.0)) for _ in range(40)] for _ in range(6)]
+    bs = [Value(rng.uniform(-1.0, 1.0)) for _ in range(6)]
+    points = [[Value(rng.uniform(-1.0, 1.0)) for _ in range(40)] for _ in range(5)]
+    outs = []
+    for xs in points:
+        hidden = [linear(w, xs, b).relu() for w, b in zip(ws, bs)]
+        outs.append(linear(ws[0][:6], hidden, bs[0]).tanh())
+    out = sum_values(outs)
+    params = [p for row in ws for p in row] + bs
+    assert_matches_backward(out, params, chunk=chunk)
+    assert_matches_backward(out, params + points[0], chunk=chunk)  # operands on both sides need gradients
+
+
+def test_negative_zero_gradients_come_back_as_zero_like_the_engine():
+    w, x = Value(0.0, label="w"), Value(-0.0, label="x")
+    out = w * x - w * x
+    assert_matches_backward(out, [w, x])
+
+
+@pytest.mark.parametrize("chunk", [5000, 300])
+def test_the_moons_graph_compiles_to_the_engines_floats(chunk):
+    xs, ys = moons.make_moons(20, 0.1, seed=2)
+    model = moons.build_model(seed=4)
+    loss, scores = moons.scored_loss(model, xs, ys)
+    params = model.parameters()
+    f = compile_graph(loss, params, aux=scores, chunk=chunk)
+    value, grads, aux = f([p.data for p in params])
+    nn.SGD(params, lr=0.1).zero_grad()
+    loss.backward()
+    assert same(value, loss.data)
+    assert all(same(g, p.grad) for g, p in zip(grads, params))
+    assert all(same(a, s.data) for a, s in zip(aux, scores))
