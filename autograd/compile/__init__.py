@@ -24,6 +24,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import CodeType
 
+from ..gcpause import no_gc
 from ..value import Value, to_float
 from .codegen import Graph
 
@@ -115,19 +116,20 @@ def compile_graph(
     are constants.  The values of the nodes in ``aux`` are returned third.
     """
     start = time.perf_counter()
-    if not isinstance(output, Value):
-        if not callable(output):
-            raise TypeError(f"compile_graph: output must be a Value or a function, got {type(output).__name__}")
-        output, inputs = _trace(output, inputs)
-    inputs = list(inputs)
-    _check_inputs(inputs)
-    aux = list(aux)
-    for a in aux:
-        if not isinstance(a, Value):
-            raise TypeError(f"compile_graph: aux must hold Values, got {type(a).__name__}")
-    graph = Graph(output, inputs, aux)
-    pieces = graph.pieces(max(int(chunk), 10))
-    f = CompiledGraph(pieces, inputs, graph.input_names, graph.constants, graph.constant_names, aux)
+    with no_gc():  # code generation makes no reference cycles; collections would rescan the graph over and over
+        if not isinstance(output, Value):
+            if not callable(output):
+                raise TypeError(f"compile_graph: output must be a Value or a function, got {type(output).__name__}")
+            output, inputs = _trace(output, inputs)
+        inputs = list(inputs)
+        _check_inputs(inputs)
+        aux = list(aux)
+        for a in aux:
+            if not isinstance(a, Value):
+                raise TypeError(f"compile_graph: aux must hold Values, got {type(a).__name__}")
+        graph = Graph(output, inputs, aux)
+        pieces = graph.pieces(max(int(chunk), 10))
+        f = CompiledGraph(pieces, inputs, graph.input_names, graph.constants, graph.constant_names, aux)
     f.compile_seconds = time.perf_counter() - start
     return f
 

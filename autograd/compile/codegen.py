@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from .. import ops
@@ -24,15 +25,18 @@ from .parts import Writer
 _HOLE = re.compile(r"\{\{|\}\}|\{(\d+)\}")
 FINITE_TERMS = 40  # values summed per line of the bulk inf / nan test
 CHECK = "_check_forward(inputs, constants)"  # raises the dynamic engine's error for the first bad op
-ONE, MINUS_ONE, BARE, PRODUCT = range(4)  # a term of a gradient: + g, - g, + name * g, + (expression) * g
 
 
 class Kind(NamedTuple):
-    """The code of every node of one op with one number of operands and one parameter value."""
+    """The code of every node of one op with one number of operands and one parameter value.
 
-    forward: tuple[str, ...]  # lines; hole {k} is the name refs[k] reads
-    refs: tuple[int, ...]  # an operand's position, or OUT
-    terms: tuple[tuple[int, str, tuple[int, ...]], ...]  # per operand: ONE / MINUS_ONE / BARE / PRODUCT, format, refs
+    Formats read the list ``names``: the operands' names, then the node's own (``{0[k]}``); a term also
+    reads the name of the node's gradient (``{1}``).
+    """
+
+    forward: tuple[str, ...]  # the lines of the forward: domain checks, the result
+    terms: tuple[str, ...]  # per operand: its term of that operand's gradient, "+ local * {1}" (or "+ {1}", "- {1}")
+    term_reads: tuple[int, ...]  # the names any term reads, besides the gradient
     checked: tuple[int, ...]  # the operands the inf / nan test sums (the op can turn an inf into a finite number)
     checked_locals: tuple[tuple[str, tuple[int, ...]], ...]  # local derivatives it sums (the op's may overflow)
 
@@ -45,7 +49,8 @@ class Graph:
         self.order = topological_order(root)
         self.forward_order = _with_aux(self.order, aux)
         self.ins = {v: v.inputs for v in self.forward_order}  # (read once: a property on Value)
-        self.nodes = [v for v in self.forward_order if self.ins[v]]
+        self.nodes = [v for v in self.forward_order if self.ins[v]]  # the ops: those under root first, then aux's
+        self.root_nodes = sum(1 for v in self.order if self.ins[v])
         input_set = set(inputs)
         self.constants = [v for v in self.forward_order if not self.ins[v] and v not in input_set]
         namer = Namer()
@@ -80,38 +85,39 @@ class Graph:
         return kind
 
     # -- forward: domain checks and one line per op; inf / nan is looked for in bulk -----------
-    def _forward(self, w: Writer) -> None:
-        """The op lines, and every ``FINITE_TERMS`` values an ``if not -INF < a + b + ... < INF`` test.
+    def _forward(self, w: Writer) -> list[tuple[Kind, list[str]]]:
+        """The op lines, and every ``FINITE_TERMS`` values an ``if not -INF < a + b + ... < INF`` test;
+        returns each node's kind and names (its operands', then its own), for the backward.
 
         An op that ``propagates`` gives inf or nan whenever an operand is inf or nan, and every node leads
         to the output (or an aux value); so the output, the aux values and the operands of the other
         ops (which can turn inf into a finite number) cover every node.  As the engine, the test also
         covers the local derivatives that can overflow (1/x near 0, ...).
         """
-        name, ins, kind_of = self.name, self.ins, self._kind
+        name, ins, kind_of, chunk = self.name, self.ins, self._kind, w.chunk
         seen: set[str] = set()
         texts: list[str] = []
         reads: list[str] = []
+        done = []
         w.emit(["# forward: one line per op; an inf or nan anywhere shows in the sums tested"], ())
         for v in self.nodes:
-            if w.full():
+            if w.size >= chunk:
                 _test(w, texts, reads)
                 w.new_part()
             kind = kind_of(v)
-            out = name[v]
             operands = [name[c] for c in ins[v]]
-            names = [out if r == OUT else operands[r] for r in kind.refs]
-            w.emit([line.format(*names) for line in kind.forward], operands, out)
+            names = [*operands, name[v]]
+            done.append((kind, names))
+            w.emit([line.format(names) for line in kind.forward], operands, names[-1])
             for k in kind.checked:
                 n = operands[k]
                 if n not in seen:
                     seen.add(n)
                     texts.append(n)
                     reads.append(n)
-            for fmt, refs in kind.checked_locals:
-                used = [out if r == OUT else operands[r] for r in refs]
-                texts.append(fmt.format(*used))
-                reads += used
+            for fmt, used in kind.checked_locals:
+                texts.append(fmt.format(names))
+                reads += [names[k] for k in used]
             if len(texts) >= FINITE_TERMS:
                 _test(w, texts, reads)
         graph = set(self.forward_order)
@@ -122,83 +128,74 @@ class Graph:
                 texts.append(n)
                 reads.append(n)
         _test(w, texts, reads)
+        return done
 
     # -- backward: the gradient of each node as the sum of its terms, in the engine's order ----------
-    def _backward(self, w: Writer) -> None:
+    def _backward(self, w: Writer, done: list[tuple[Kind, list[str]]]) -> None:
         """``d_x = t1 + t2 + ...`` with a term ``local * d_user`` per edge, in the order ``backward()`` adds them.
 
         The engine visits nodes in reversed topological order and adds each edge's term to the operand's
-        grad; here the terms wait until the operand's gradient is needed (or the function ends) and are
-        then written as one sum, left to right: the same additions in the same order.
+        grad; here the terms wait until the operand's gradient is needed (or the part ends) and are then
+        written as one sum, left to right: the same additions in the same order.  ``done`` is what
+        ``_forward`` returned.
         """
         if self.root not in self.needs:
             return
-        needs, ins, name, grad, kind_of = self.needs, self.ins, self.name, self.grad, self._kind
-        pending: dict[Value, tuple[list[str], list[str]]] = {}  # node -> its terms (with their sign), names read
+        needs, ins, grad, chunk = self.needs, self.ins, self.grad, w.chunk
+        pending: dict[Value, list[str]] = {}  # node -> the terms of its gradient so far, each with its sign
         started: set[Value] = {self.root}  # gradients already holding a partial sum
         d_root = grad[self.root]
-        w.emit([f"# backward: d_x is d {name[self.root]} / d x; each a sum of local * d_user over x's users",
-                f"{d_root} = 1.0"], (), d_root)
-        for v in reversed(self.order):
-            vin = ins[v]
-            if not vin or v not in needs:
+        w.emit([f"# backward: d_x is d {self.name[self.root]} / d x; each a sum of local * d_user over x's "
+                "users", f"{d_root} = 1.0"], (), d_root)
+        reads = w.reads
+        count = self.root_nodes  # not the nodes only aux values need
+        for v, (kind, names) in zip(reversed(self.nodes[:count]), reversed(done[:count])):
+            if v not in needs:
                 continue
-            if w.full():
+            if w.size >= chunk:
                 for c in list(pending):
                     self._sum(w, c, pending.pop(c), started)
                 w.new_part()
-            g = self._finish(w, v, pending, started)
-            kind = kind_of(v)
-            out = name[v]
-            for i, c in enumerate(vin):
-                if c not in needs:
-                    continue
-                how, fmt, refs = kind.terms[i]
-                p = pending.get(c)
-                if p is None:
-                    p = pending[c] = ([], [])
-                texts, reads = p
-                if how == ONE:
-                    texts.append("+ " + g)
-                elif how == MINUS_ONE:
-                    texts.append("- " + g)
-                elif how == BARE:
-                    n = out if refs[0] == OUT else name[vin[refs[0]]]
-                    texts.append("+ " + n + " * " + g)
-                    reads.append(n)
-                else:
-                    used = [out if r == OUT else name[vin[r]] for r in refs]
-                    texts.append("+ " + fmt.format(*used) + " * " + g)
-                    reads += used
-                reads.append(g)
+                reads = w.reads
+            terms = pending.pop(v, None)
+            if terms is None:
+                g = grad[v]
+            elif len(terms) == 1 and v not in started and terms[0][0] == "+" and " " not in terms[0][2:]:
+                g = grad[v] = terms[0][2:]  # one user, local 1.0: d v is d user itself, no line
+            else:
+                self._sum(w, v, terms, started)
+                g = grad[v]
+            reads.append(g)
+            reads += [names[k] for k in kind.term_reads]
+            for c, term in zip(ins[v], kind.terms):
+                if c in needs:
+                    p = pending.get(c)
+                    if p is None:
+                        pending[c] = [term.format(names, g)]
+                    else:
+                        p.append(term.format(names, g))
         for v in self.inputs:
             if v in pending:
                 self._sum(w, v, pending.pop(v), started)
 
-    def _finish(self, w: Writer, v: Value, pending: dict, started: set[Value]) -> str:
-        """Write the sum of ``v``'s pending terms; return the name of its gradient."""
-        p = pending.pop(v, None)
-        if p is not None:
-            texts = p[0]
-            if len(texts) == 1 and v not in started and texts[0][0] == "+" and " " not in texts[0][2:]:
-                self.grad[v] = texts[0][2:]  # one user, local 1.0: d v is d user itself, no line
-            else:
-                self._sum(w, v, p, started)
-        return self.grad[v]
-
-    def _sum(self, w: Writer, v: Value, p: tuple[list[str], list[str]], started: set[Value]) -> None:
+    def _sum(self, w: Writer, v: Value, texts: list[str], started: set[Value]) -> None:
         """``d = t1 + ... + t64``, then ``d = d + t65 + ...``: left to right, as ``d += t`` one by one."""
-        texts, reads = p
         var = self.grad[v]
         if v in started:
-            reads.append(var)
             lines = []
+            reads = (var,)
+        elif len(texts) == 1:
+            started.add(v)
+            first = texts[0]
+            w.emit([f"{var} = {first[2:]}" if first[0] == "+" else f"{var} = -{first[2:]}"], (), var)
+            return
         else:
             started.add(v)
             first = texts[0]
             lines = [f"{var} = {first[2:] if first[0] == '+' else '-' + first[2:]} {' '.join(texts[1:TERMS])}"
                      .rstrip()]
             texts = texts[TERMS:]
+            reads = ()
         for start in range(0, len(texts), TERMS):
             lines.append(f"{var} = {var} {' '.join(texts[start:start + TERMS])}")
         w.emit(lines, reads, var)
@@ -226,8 +223,7 @@ class Graph:
         root = self.name[self.root]
         ni, nc = len(self.input_names), len(self.constant_names)
         w = Writer(chunk, self.input_names + self.constant_names)
-        self._forward(w)
-        self._backward(w)
+        self._backward(w, self._forward(w))
         self._return(w)
         head = "\n".join([
             f'"""Forward and backward of {root}, generated by chainrule\'s autograd.compile_graph.',
@@ -270,7 +266,7 @@ class Graph:
                 *catch,
             ]) + "\n")
         position = {v: i for i, v in enumerate([*self.inputs, *self.constants])}
-        lines = runtime.replay_data(runtime.construction_order([self.root, *self.aux]), position)
+        lines = runtime.replay_data(runtime.construction_order([self.root, *self.aux], self.ins), position, self.ins)
         lines += runtime.CHECK_SOURCE.rstrip().split("\n")
         lines += ["", "", "# The values at compile time, so that this file runs on its own: python FILE.py",
                   *_listing("INPUT_NAMES", [repr(n) for n in self.input_names]),
@@ -299,23 +295,32 @@ def _test(w: Writer, texts: list[str], reads: list[str]) -> None:
 def _kind(op: ops.Op, count: int, key: str | None) -> Kind:
     """The code of an ``op`` node with ``count`` operands; ``key`` is the constant parameter's repr."""
     lines, refs = _forward_fmt(op, count, key)
+    forward = tuple(_indexed(line, refs, count) for line in lines)
     n = None if key is None else expressions.literal(float(key))
-    terms = []
+    terms: list[str] = []
+    reads: dict[int, None] = {}
     checked_locals = []
     for t in expressions.local_templates(op, count):
         fmt = t.fmt.replace("{n}", n) if n is not None else t.fmt
         if t.constant == "1.0":
-            terms.append((ONE, "", ()))
+            terms.append("+ {1}")
         elif t.constant == "-1.0":
-            terms.append((MINUS_ONE, "", ()))
-        elif fmt == "{0}":
-            terms.append((BARE, "", t.refs))
+            terms.append("- {1}")
         else:
-            terms.append((PRODUCT, f"({fmt})" if t.loose else fmt, t.refs))
-        if not op.finite_local and t.constant is None:
-            checked_locals.append((f"({fmt})", t.refs))
+            local = _indexed(f"({fmt})" if t.loose else fmt, t.refs, count)
+            terms.append(f"+ {local} * {{1}}")
+            reads.update(dict.fromkeys(count if r == OUT else r for r in t.refs))
+            if not op.finite_local:
+                checked_locals.append((_indexed(f"({fmt})", t.refs, count),
+                                       tuple(count if r == OUT else r for r in t.refs)))
     checked = () if op.propagates else tuple(range(count))
-    return Kind(lines, refs, tuple(terms), checked, tuple(checked_locals))
+    return Kind(forward, tuple(terms), tuple(reads), checked, tuple(checked_locals))
+
+
+def _indexed(fmt: str, refs: Sequence[int], count: int) -> str:
+    """``fmt`` with hole {j} (reading refs[j]) written {0[k]}: operand k of ``names``, or k = count, the node."""
+    return _HOLE.sub(lambda m: m.group() if m.group(1) is None else
+                     "{0[" + str(count if refs[int(m.group(1))] == OUT else refs[int(m.group(1))]) + "]}", fmt)
 
 
 def _forward_fmt(op: ops.Op, count: int, key: str | None) -> tuple[tuple[str, ...], tuple[int, ...]]:

@@ -1,9 +1,10 @@
-"""Long generated code split into functions ``_part_k(S)`` that share values through the list ``S``.
+"""Long generated code split into functions ``_part_k(S, ...)`` that share values through the list ``S``.
 
 CPython compiles one huge function slowly, so statements go into parts of about ``chunk`` lines. The
 ``Writer`` takes statements in order with the names each reads and writes; a value a part reads but an
-earlier part wrote is loaded from its slot ``S[k]`` at the top of the reading part and stored there at
-the end of the writing one (the inputs and constants are preset in ``S[0], S[1], ...``).
+earlier part wrote is loaded from its slot in ``S`` at the top of the reading part and stored there at
+the end of the writing one (the inputs and constants are preset in ``S[0], S[1], ...``). Slots are given
+so that the values one part passes to another sit side by side: they move as slices, ``a, b, c = S[7:10]``.
 """
 
 from __future__ import annotations
@@ -19,51 +20,60 @@ class Writer:
         self.preset = list(preset)
         self.parts: list[list[str]] = [[]]
         self.size = 0  # lines in the current part
-        self.writer: dict[str, int] = dict.fromkeys(self.preset, -1)  # name -> the part that last wrote it
+        self.reads: list[str] = []  # the names the current part reads (any order; a name may repeat)
+        self._writes: list[str] = []
+        self.writer: dict[str, int] = dict.fromkeys(self.preset, -1)  # name -> the earlier part that last wrote it
         self.slot: dict[str, int] = {name: i for i, name in enumerate(self.preset)}
-        self.loads: list[list[str]] = [[]]
+        self.loads: list[list[str]] = []
         self.stores: list[dict[str, None]] = [{}]
-        self.local: set[str] = set()  # the names the current part holds
 
     def emit(self, lines: Sequence[str], reads: Iterable[str], write: str | None = None) -> None:
         """Append ``lines``, which read ``reads`` and assign ``write``."""
-        local = self.local
-        for name in reads:
-            if name not in local:
-                self._load(name)
         self.parts[-1].extend(lines)
         self.size += len(lines)
+        self.reads.extend(reads)
         if write is not None:
-            self.writer[write] = len(self.parts) - 1
-            local.add(write)
-
-    def _load(self, name: str) -> None:
-        self.local.add(name)
-        self.loads[-1].append(name)
-        part = self.writer[name]
-        if part >= 0:
-            self.stores[part].setdefault(name)
-            self.slot.setdefault(name, len(self.slot))
+            self._writes.append(write)
 
     def full(self) -> bool:
         return self.size >= self.chunk
 
     def new_part(self) -> None:
+        self._close()
         self.parts.append([])
-        self.loads.append([])
         self.stores.append({})
-        self.local = set()
         self.size = 0
+
+    def _close(self) -> None:
+        """The loads of the part just written, and the stores of the parts they come from."""
+        k = len(self.loads)
+        writer, slot, stores = self.writer, self.slot, self.stores
+        loads = [name for name in dict.fromkeys(self.reads) if name in writer]
+        new: dict[int, list[str]] = {}
+        for name in loads:
+            if name not in slot:
+                new.setdefault(writer[name], []).append(name)
+        for part in sorted(new):  # the values one part passes on get adjacent slots
+            for name in new[part]:
+                slot[name] = len(slot)
+        for name in loads:
+            part = writer[name]
+            if part >= 0:
+                stores[part].setdefault(name)
+        self.loads.append(loads)
+        writer.update(dict.fromkeys(self._writes, k))
+        self.reads, self._writes = [], []
 
     def functions(self, params: str = "S") -> list[str]:
         """The source of each part's function, ``_part_1(S)``, ``_part_2(S)``, ..."""
+        if len(self.loads) < len(self.parts):
+            self._close()
         out = []
-        slot = self.slot
         for k, body in enumerate(self.parts):
             lines = [f"def _part_{k + 1}({params}):"]
-            lines += [f"{name} = S[{slot[name]}]" for name in self.loads[k]]
+            lines += _moves(self.loads[k], self.slot, "{names} = S[{at}]")
             lines += body
-            lines += [f"S[{slot[name]}] = {name}" for name in self.stores[k]]
+            lines += _moves(list(self.stores[k]), self.slot, "S[{at}] = {names}")
             out.append("\n    ".join(lines) + "\n\n\n")
         return out
 
@@ -71,3 +81,21 @@ class Writer:
     def extra(self) -> int:
         """Slots beyond the preset names."""
         return len(self.slot) - len(self.preset)
+
+
+def _moves(names: list[str], slot: dict[str, int], form: str) -> list[str]:
+    """``names`` to or from their slots: a run of adjacent slots as one slice, 16 names a line."""
+    lines = []
+    ordered = sorted(names, key=slot.__getitem__)
+    i = 0
+    while i < len(ordered):
+        j = i + 1
+        while j < len(ordered) and j - i < 16 and slot[ordered[j]] == slot[ordered[j - 1]] + 1:
+            j += 1
+        at = slot[ordered[i]]
+        if j - i == 1:
+            lines.append(form.format(names=ordered[i], at=at))
+        else:
+            lines.append(form.format(names=", ".join(ordered[i:j]), at=f"{at}:{at + j - i}"))
+        i = j
+    return lines
