@@ -12,7 +12,7 @@ import traceback
 import pytest
 
 import nn
-from autograd import Value, compile_graph, linear, sum_values
+from autograd import Value, apply, compile_graph, linear, sum_values, topological_order
 from demos import moons
 
 
@@ -148,3 +148,138 @@ def test_the_moons_graph_compiles_to_the_engines_floats(chunk):
     assert same(value, loss.data)
     assert all(same(g, p.grad) for g, p in zip(grads, params))
     assert all(same(a, s.data) for a, s in zip(aux, scores))
+
+
+# -- repeated blocks written once, as a loop -----------------------------------------------------------
+
+OPS_IN_BLOCKS = ["tanh", "sigmoid", "relu", "sin", "softplus", "abs", "neg", "exp", "log", "sqrt",
+                 "add", "sub", "mul", "div", "linear", "sum", "logsumexp"]
+
+
+def block_recipe(rng: random.Random, steps: int) -> list[tuple[str, list[int]]]:
+    recipe = []
+    for _ in range(steps):
+        op = rng.choice(OPS_IN_BLOCKS)
+        arity = {"add": 2, "sub": 2, "mul": 2, "div": 2, "linear": 5, "sum": 3, "logsumexp": 4}.get(op, 1)
+        recipe.append((op, [rng.randrange(10**6) for _ in range(arity)]))
+    return recipe
+
+
+def blocks_graph(recipe, shared, rows, weights):
+    """Each row of data leaves through the same ops (over the shared leaves too), summed at the end of the block
+    (every op counts); a weighted sum of the blocks plus the shared leaves' squares. Returns the root and each
+    block's middle node."""
+    outs, middles = [], []
+    for data in rows:
+        pool = [*shared, *data]
+        made = []
+        for op, picks in recipe:
+            avail = pool + made
+            made.append(apply(op, tuple(avail[p % len(avail)] for p in picks)))
+        used = {c for v in made for c in v.inputs}
+        outs.append(sum_values([v for v in made if v not in used]))
+        middles.append(made[len(made) // 2])
+    terms = [out * c for out, c in zip(outs, weights)]  # c: a leaf of its own in each block
+    return sum_values([*terms, sum_values([w * w for w in shared])]), middles
+
+
+def random_blocks(seed: int):
+    rng = random.Random(seed)
+    while True:
+        recipe = block_recipe(rng, rng.randrange(20, 40))
+        shared = [Value(rng.uniform(0.2, 1.0), label=f"w{i}") for i in range(6)]
+        rows = [[Value(rng.uniform(0.2, 1.0)) for _ in range(3)] for _ in range(60)]
+        weights = [rng.uniform(-2.0, 2.0) for _ in rows]
+        try:
+            root, middles = blocks_graph(recipe, shared, rows, weights)
+        except (ArithmeticError, ValueError):
+            continue
+        if len(topological_order(root)) > 1500:
+            return recipe, shared, rows, weights, root, middles
+
+
+def rebuild(root: Value, values: dict[Value, float]) -> tuple[Value, dict[Value, Value]]:
+    """The engine's graph of ``root``'s ops on new leaf values, built in the order Python builds an expression
+    (operands left to right, then the op): the order the compiled code replays to find the first error."""
+    new: dict[Value, Value] = {}
+    stack = [root]
+    while stack:
+        v = stack[-1]
+        missing = [c for c in v.inputs if c not in new]
+        if missing:
+            stack += reversed(missing)
+            continue
+        stack.pop()
+        if v not in new:
+            new[v] = apply(v.op, tuple(new[c] for c in v.inputs), v.param) if v.inputs else Value(values.get(v, v.data))
+            new[v].label = v.label
+    return new[root], new
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_repeated_blocks_become_a_loop_with_the_engines_floats_and_errors(seed):
+    recipe, shared, rows, weights, root, middles = random_blocks(seed)
+    f = compile_graph(root, shared, aux=middles)
+    assert "def _run_1(" in f.source and "_T1 = _run_1(" in f.source
+    value, grads, aux = f([w.data for w in shared])
+    root.backward()
+    assert same(value, root.data)
+    assert all(same(g, w.grad) for g, w in zip(grads, shared))
+    assert all(same(a, m.data) for a, m in zip(aux, middles))
+    rng = random.Random(seed + 100)
+    for _ in range(3):  # other shared values: the engine's floats, or its error for the same op
+        new = [rng.uniform(-1.5, 1.5) for _ in shared]
+        try:
+            again, made = rebuild(root, dict(zip(shared, new)))
+        except (ArithmeticError, ValueError) as e:
+            with pytest.raises(type(e)) as info:
+                f(new)
+            assert str(info.value) == str(e)
+            continue
+        again.backward()
+        value, grads, _ = f(new)
+        assert same(value, again.data)
+        assert all(same(g, made[w].grad) for g, w in zip(grads, shared))
+
+
+def test_each_block_gets_its_own_output_gradient_and_the_shared_gradients_add_in_order():
+    rng = random.Random(11)
+    w = [Value(rng.uniform(-1.0, 1.0), label=f"w{i}") for i in range(8)]
+    total = sum_values([v * v for v in w]) * 0.01  # the shared leaves' terms before the run's ...
+    for _ in range(150):
+        x = [Value(rng.uniform(-1.0, 1.0)) for _k in range(4)]
+        h = [linear(w[:4], x, w[4]).tanh(), linear(w[4:], x, w[0]).sigmoid()]
+        block = (h[0] * h[1] + x[0] * w[1]).sin()
+        total = total * 0.9 + block  # each block's output has a gradient of its own: 0.9 ** (blocks after it)
+    out = total * w[2]  # ... and one after
+    f = compile_graph(out, w)
+    assert "def _run_1(" in f.source
+    assert_matches_backward(out, w)
+
+
+def test_blocks_whose_varying_leaf_needs_a_gradient_are_written_out():
+    rng = random.Random(2)
+    w = [Value(rng.uniform(-1.0, 1.0), label=f"w{i}") for i in range(4)]
+    xs = [Value(rng.uniform(-1.0, 1.0)) for _ in range(100)]
+    out = sum_values([(linear(w[:2], [x, x * x], w[2]).tanh() * w[3]).sin() for x in xs])
+    f = compile_graph(out, w + xs)
+    assert "def _run_1(" not in f.source
+    assert_matches_backward(out, w + xs)
+
+
+def test_a_domain_error_in_one_block_is_the_engines_error():
+    xs, ys = moons.make_moons(20, 0.1, seed=2)
+    model = moons.build_model(seed=4)
+    params = model.parameters()
+    loss, scores = moons.scored_loss(model, xs, ys)
+    logs = sum_values([(s * s + 1.0).log() for s in scores])  # fine for every input: a log in every block
+    f = compile_graph(loss + logs, params)
+    assert "def _run_1(" in f.source
+    bad = [p.data for p in params]
+    bad[0] = 1e200  # overflows in the first layer of every block: the engine stops at the first point built
+    with pytest.raises(OverflowError) as info:
+        f(bad)
+    params[0].data = 1e200
+    with pytest.raises(OverflowError) as engine:
+        moons.scored_loss(model, xs, ys)
+    assert str(info.value) == str(engine.value)

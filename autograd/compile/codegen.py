@@ -17,13 +17,14 @@ from typing import NamedTuple
 from .. import ops
 from ..names import node_names
 from ..value import Value, topological_order
-from . import expressions, runtime
+from . import expressions, rolling, runtime
 from .expressions import OUT, TERMS
 from .naming import Namer, identifier
 from .parts import Writer
 
 _HOLE = re.compile(r"\{\{|\}\}|\{(\d+)\}")
 FINITE_TERMS = 40  # values summed per line of the bulk inf / nan test
+ROLL_NODES = 1000  # smaller graphs are written out in full: repeated blocks are not looked for
 CHECK = "_check_forward(inputs, constants)"  # raises the dynamic engine's error for the first bad op
 
 
@@ -75,6 +76,9 @@ class Graph:
         # identifier() never starts a name with "d_": "d_" + a distinct name is a distinct name
         self.grad = {v: "d_" + self.name[v] for v in self.order if v in needs}
         self._kinds: dict[tuple, Kind] = {}  # per graph: the table may change between compiles
+        self.kinds = [self._kind(v) for v in self.nodes]
+        self.runs: list[rolling.Run] = []
+        self._input_grads: list[str | None] = []
 
     def _kind(self, v: Value) -> Kind:
         param = v.param
@@ -85,53 +89,45 @@ class Graph:
         return kind
 
     # -- forward: domain checks and one line per op; inf / nan is looked for in bulk -----------
-    def _forward(self, w: Writer) -> list[tuple[Kind, list[str]]]:
-        """The op lines, and every ``FINITE_TERMS`` values an ``if not -INF < a + b + ... < INF`` test;
-        returns each node's kind and names (its operands', then its own), for the backward.
+    def _forward(self, w: Writer) -> list[list[str] | None]:
+        """The op lines (for a run of repeated blocks, one call of its loop) and the inf / nan tests; returns
+        each node's names (its operands', then its own) for the backward (None in a run).
 
         An op that ``propagates`` gives inf or nan whenever an operand is inf or nan, and every node leads
         to the output (or an aux value); so the output, the aux values and the operands of the other
         ops (which can turn inf into a finite number) cover every node.  As the engine, the test also
         covers the local derivatives that can overflow (1/x near 0, ...).
         """
-        name, ins, kind_of, chunk = self.name, self.ins, self._kind, w.chunk
-        seen: set[str] = set()
-        texts: list[str] = []
-        reads: list[str] = []
-        done = []
+        name, ins, nodes, kinds, chunk = self.name, self.ins, self.nodes, self.kinds, w.chunk
+        checks = _Checks()
+        done: list[list[str] | None] = [None] * len(nodes)
+        starts = {run.start: k for k, run in enumerate(self.runs)}
         w.emit(["# forward: one line per op; an inf or nan anywhere shows in the sums tested"], ())
-        for v in self.nodes:
+        i = 0
+        while i < len(nodes):
             if w.size >= chunk:
-                _test(w, texts, reads)
+                checks.test(w)
                 w.new_part()
-            kind = kind_of(v)
+            k = starts.get(i)
+            if k is not None:
+                run = self.runs[k]
+                self._run_call(w, k, run)
+                i += run.length * run.count
+                continue
+            v = nodes[i]
             operands = [name[c] for c in ins[v]]
             names = [*operands, name[v]]
-            done.append((kind, names))
-            w.emit([line.format(names) for line in kind.forward], operands, names[-1])
-            for k in kind.checked:
-                n = operands[k]
-                if n not in seen:
-                    seen.add(n)
-                    texts.append(n)
-                    reads.append(n)
-            for fmt, used in kind.checked_locals:
-                texts.append(fmt.format(names))
-                reads += [names[k] for k in used]
-            if len(texts) >= FINITE_TERMS:
-                _test(w, texts, reads)
+            done[i] = names
+            checks.node(w, kinds[i], names, operands)
+            i += 1
         graph = set(self.forward_order)
         for v in [self.root, *self.aux, *(v for v in self.inputs if v not in graph)]:
-            n = name[v]
-            if n not in seen:
-                seen.add(n)
-                texts.append(n)
-                reads.append(n)
-        _test(w, texts, reads)
+            checks.add(name[v])
+        checks.test(w)
         return done
 
     # -- backward: the gradient of each node as the sum of its terms, in the engine's order ----------
-    def _backward(self, w: Writer, done: list[tuple[Kind, list[str]]]) -> None:
+    def _backward(self, w: Writer, done: list[list[str] | None]) -> None:
         """``d_x = t1 + t2 + ...`` with a term ``local * d_user`` per edge, in the order ``backward()`` adds them.
 
         The engine visits nodes in reversed topological order and adds each edge's term to the operand's
@@ -139,75 +135,159 @@ class Graph:
         written as one sum, left to right: the same additions in the same order.  ``done`` is what
         ``_forward`` returned.
         """
+        self._input_grads = [None] * len(self.inputs)
         if self.root not in self.needs:
             return
-        needs, ins, grad, chunk = self.needs, self.ins, self.grad, w.chunk
+        needs, ins, nodes, kinds, chunk = self.needs, self.ins, self.nodes, self.kinds, w.chunk
+        grad = dict(self.grad)
         pending: dict[Value, list[str]] = {}  # node -> the terms of its gradient so far, each with its sign
         started: set[Value] = {self.root}  # gradients already holding a partial sum
         d_root = grad[self.root]
         w.emit([f"# backward: d_x is d {self.name[self.root]} / d x; each a sum of local * d_user over x's "
-                "users", f"{d_root} = 1.0"], (), d_root)
-        reads = w.reads
-        count = self.root_nodes  # not the nodes only aux values need
-        for v, (kind, names) in zip(reversed(self.nodes[:count]), reversed(done[:count])):
-            if v not in needs:
-                continue
+                "users", f"{d_root} = 1.0"], (), (d_root,))
+        ends = {run.start + run.length * run.count - 1: k for k, run in enumerate(self.runs)}
+        i = self.root_nodes - 1  # the nodes only aux values need have no gradient
+        while i >= 0:
             if w.size >= chunk:
                 for c in list(pending):
-                    self._sum(w, c, pending.pop(c), started)
+                    _sum(w, grad[c], pending.pop(c), c in started)
+                    started.add(c)
                 w.new_part()
-                reads = w.reads
-            terms = pending.pop(v, None)
-            if terms is None:
-                g = grad[v]
-            elif len(terms) == 1 and v not in started and terms[0][0] == "+" and " " not in terms[0][2:]:
-                g = grad[v] = terms[0][2:]  # one user, local 1.0: d v is d user itself, no line
-            else:
-                self._sum(w, v, terms, started)
-                g = grad[v]
-            reads.append(g)
-            reads += [names[k] for k in kind.term_reads]
-            for c, term in zip(ins[v], kind.terms):
-                if c in needs:
-                    p = pending.get(c)
-                    if p is None:
-                        pending[c] = [term.format(names, g)]
-                    else:
-                        p.append(term.format(names, g))
+            k = ends.get(i)
+            if k is not None:
+                run = self.runs[k]
+                self._run_grad_call(w, k, run, grad, pending, started)
+                i = run.start - 1
+                continue
+            v = nodes[i]
+            if v in needs:
+                _node_backward(w, v, kinds[i], done[i], ins[v], needs, grad, pending, started)
+            i -= 1
         for v in self.inputs:
             if v in pending:
-                self._sum(w, v, pending.pop(v), started)
+                _sum(w, grad[v], pending.pop(v), v in started)
+                started.add(v)
+        self._input_grads = [grad[v] if v in started else None for v in self.inputs]
 
-    def _sum(self, w: Writer, v: Value, texts: list[str], started: set[Value]) -> None:
-        """``d = t1 + ... + t64``, then ``d = d + t65 + ...``: left to right, as ``d += t`` one by one."""
-        var = self.grad[v]
-        if v in started:
-            lines = []
-            reads = (var,)
-        elif len(texts) == 1:
-            started.add(v)
-            first = texts[0]
-            w.emit([f"{var} = {first[2:]}" if first[0] == "+" else f"{var} = -{first[2:]}"], (), var)
+    # -- runs of repeated blocks: one loop each ------------------------------------------------------
+    def _run_call(self, w: Writer, k: int, run: rolling.Run) -> None:
+        """``_T1 = _run_1(inputs, constants, (each block's varying leaves, ...), (shared leaves))``, then each
+        output of every block, taken from the rows of values it returns."""
+        name, nodes = self.name, self.nodes
+        rows = [[name[column[b]] for column in run.columns] for b in range(run.count)]
+        shared = [name[v] for v in run.shared]
+        lines = [f"_T{k + 1} = _run_{k + 1}(inputs, constants, ("]
+        lines += [f"    {_tuple(row)}," for row in rows]
+        lines += _wrapped("), ", shared, ")")
+        writes = [f"_T{k + 1}"]
+        for r in run.outputs:
+            outs = [name[nodes[run.start + b * run.length + r]] for b in range(run.count)]
+            lines += _wrapped("", outs, f" = [_t[{r}] for _t in _T{k + 1}]")
+            writes += outs
+        w.emit(lines, [n for row in rows for n in row] + shared, writes)
+
+    def _run_grad_call(self, w: Writer, k: int, run: rolling.Run, grad: dict[Value, str],
+                       pending: dict[Value, list[str]], started: set[Value]) -> None:
+        """``(d_w1, ...) = _run_1_grad(_T1, (each block's output gradients, ...), (d_w1, ...), (w1, ...))``."""
+        needs, nodes, name = self.needs, self.nodes, self.name
+        learned = [v for v in run.shared if v in needs]
+        if not learned:
             return
+        given = []
+        for b in range(run.count - 1, -1, -1):  # last block first, as the loop goes
+            row = []
+            for r in run.outputs:
+                v = nodes[run.start + b * run.length + r]
+                if v in needs:
+                    row.append(_finish(w, v, grad, pending, started) or "0.0")
+            given.append(row)
+        into = []
+        for v in learned:
+            if v in pending:
+                _sum(w, grad[v], pending.pop(v), v in started)
+                started.add(v)
+            into.append(grad[v] if v in started else "0.0")
+        shared = [name[v] for v in run.shared]
+        d_learned = [grad[v] for v in learned]
+        lines = _wrapped("", d_learned, f" = _run_{k + 1}_grad(_T{k + 1}, (")
+        lines += [f"    {_tuple(row)}," for row in given if row]
+        lines += _wrapped("), ", into, ",")
+        lines += _wrapped("    ", shared, ")")
+        reads = [f"_T{k + 1}", *(n for row in given for n in row), *into, *shared]
+        w.emit(lines, [n for n in reads if n != "0.0"], d_learned)
+        started.update(learned)
+
+    def _run_functions(self, k: int, run: rolling.Run) -> list[str]:
+        """``_run_k``: the forward of every block, the first block's code in a loop over the varying leaves;
+        ``_run_k_grad``: their backward, last block first, adding to the shared leaves' gradients as it goes."""
+        name, ins, needs, kinds = self.name, self.ins, self.needs, self.kinds
+        block = self.nodes[run.start:run.start + run.length]
+        first = [name[v] for v in block]
+        namer = Namer()
+        namer.used.update(first)
+        namer.used.update(name[v] for v in run.shared)
+        columns = [namer.take(name[column[0]]) for column in run.columns]  # a loop variable per column
+        names_of = []
+        for r, v in enumerate(block):
+            operands = [columns[run.varying[(r, t)]] if (r, t) in run.varying else name[c]
+                        for t, c in enumerate(ins[v])]
+            names_of.append((operands, [*operands, first[r]]))
+        shared = [name[v] for v in run.shared]
+        what = f"{run.count} blocks of {run.length} ops like the first ({first[0]} .. {first[-1]})"
+        body = Writer(10**9, [])
+        checks = _Checks()
+        for r, (operands, names) in enumerate(names_of):
+            checks.node(body, kinds[run.start + r], names, operands)
+        checks.test(body)
+        saved = first + columns
+        lines = [f"def _run_{k + 1}(inputs, constants, _X, _shared):",
+                 f'"""The forward of {what}: the first block\'s code, once per block."""',
+                 *_wrapped("", shared, " = _shared"),
+                 "_T = []",
+                 f"for {_tuple(columns)} in _X:" if columns else "for _ in _X:",
+                 *("    " + line for line in body.parts[0]),
+                 *("    " + line for line in _wrapped("_T.append(", saved, ")")),
+                 "return _T"]
+        out = ["\n    ".join(lines) + "\n\n\n"]
+        learned = [v for v in run.shared if v in needs]
+        if not learned:
+            return out
+        grad = {v: "d_" + first[r] for r, v in enumerate(block) if v in needs}
+        grad.update((v, "d_" + name[v]) for v in learned)
+        given = [block[r] for r in run.outputs if block[r] in needs]
+        started = set(given) | set(learned)
+        pending: dict[Value, list[str]] = {}
+        body = Writer(10**9, [])
+        for r in range(run.length - 1, -1, -1):
+            v = block[r]
+            if v in needs:
+                _node_backward(body, v, kinds[run.start + r], names_of[r][1], ins[v], needs, grad, pending, started)
+        for v in learned:
+            if v in pending:
+                _sum(body, grad[v], pending.pop(v), True)
+        d_learned = [grad[v] for v in learned]
+        if given:
+            head = _wrapped("for ", saved, ", " + _tuple([grad[v] for v in given]) + " in zip(reversed(_T), _G):")
         else:
-            started.add(v)
-            first = texts[0]
-            lines = [f"{var} = {first[2:] if first[0] == '+' else '-' + first[2:]} {' '.join(texts[1:TERMS])}"
-                     .rstrip()]
-            texts = texts[TERMS:]
-            reads = ()
-        for start in range(0, len(texts), TERMS):
-            lines.append(f"{var} = {var} {' '.join(texts[start:start + TERMS])}")
-        w.emit(lines, reads, var)
+            head = _wrapped("for ", saved, " in reversed(_T):")
+        lines = [f"def _run_{k + 1}_grad(_T, _G, _d, _shared):",
+                 f'"""The backward of {what}, last block first; _G: the gradients of their outputs."""',
+                 *_wrapped("", shared, " = _shared"),
+                 *_wrapped("", d_learned, " = _d"),
+                 *head,
+                 *("    " + line for line in body.parts[0]),
+                 *_wrapped("return ", d_learned, "")]
+        out.append("\n    ".join(lines) + "\n\n\n")
+        return out
 
     def _return(self, w: Writer) -> None:
         # + 0.0 turns a -0.0 into 0.0, as the engine's sums starting from 0.0 do
         reads = [self.name[self.root]]
         grads = []
-        for v in self.inputs:
-            if v in self.grad:
-                grads.append(f"{self.grad[v]} + 0.0")
-                reads.append(self.grad[v])
+        for d in self._input_grads:
+            if d is not None:
+                grads.append(f"{d} + 0.0")
+                reads.append(d)
             else:
                 grads.append("0.0")
         parts_ = [reads[0], f"[{', '.join(grads)}]"]
@@ -218,13 +298,19 @@ class Graph:
         w.emit([f"return {', '.join(parts_)}"], reads)
 
     # -- the module ------------------------------------------------------------------------------
-    def pieces(self, chunk: int) -> list[str]:
-        """The generated module as top-level pieces (each compiles on its own); their concatenation is the source."""
+    def pieces(self, chunk: int, roll: bool = True) -> list[str]:
+        """The generated module as top-level pieces (each compiles on its own); their concatenation is the source.
+
+        With ``roll``, runs of repeated blocks (the same ops on other leaves) become loops."""
         root = self.name[self.root]
         ni, nc = len(self.input_names), len(self.constant_names)
         w = Writer(chunk, self.input_names + self.constant_names)
+        if roll and len(self.nodes) >= ROLL_NODES:
+            self.runs = rolling.find(self.nodes, self.ins, self.kinds, self.needs, self.root_nodes - 1,
+                                     {self.root, *self.aux}, chunk // 4)
         self._backward(w, self._forward(w))
         self._return(w)
+        loops = [f for k, run in enumerate(self.runs) for f in self._run_functions(k, run)]
         head = "\n".join([
             f'"""Forward and backward of {root}, generated by chainrule\'s autograd.compile_graph.',
             "",
@@ -277,18 +363,108 @@ class Graph:
                   f"    print({root!r} + ' =', repr(loss))",
                   "    for name, grad in zip(INPUT_NAMES, grads):",
                   f"        print('d {root} / d ' + name + ' =', repr(grad))"]
-        return [head, *code, "\n".join(lines) + "\n"]
+        return [head, *loops, *code, "\n".join(lines) + "\n"]
 
-    def source(self, chunk: int) -> str:
-        return "".join(self.pieces(chunk))
+    def source(self, chunk: int, roll: bool = True) -> str:
+        return "".join(self.pieces(chunk, roll))
 
 
-def _test(w: Writer, texts: list[str], reads: list[str]) -> None:
-    """The bulk inf / nan test of the values in ``texts`` (emptied), FINITE_TERMS a line."""
-    for start in range(0, len(texts), FINITE_TERMS):
-        w.emit([f"if not -INF < {' + '.join(texts[start:start + FINITE_TERMS])} < INF: {CHECK}"], reads)
-    texts.clear()
-    reads.clear()
+class _Checks:
+    """The bulk inf / nan test: the values to sum, written FINITE_TERMS a line as they come."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.texts: list[str] = []
+        self.reads: list[str] = []
+
+    def add(self, name: str) -> None:
+        if name not in self.seen:
+            self.seen.add(name)
+            self.texts.append(name)
+            self.reads.append(name)
+
+    def node(self, w: Writer, kind: Kind, names: list[str], operands: list[str]) -> None:
+        """The forward lines of one node (``names``: its operands', then its own), and what the test sums of it."""
+        w.emit([line.format(names) for line in kind.forward], operands, names[-1:])
+        for k in kind.checked:
+            self.add(operands[k])
+        for fmt, used in kind.checked_locals:
+            self.texts.append(fmt.format(names))
+            self.reads += [names[k] for k in used]
+        if len(self.texts) >= FINITE_TERMS:
+            self.test(w)
+
+    def test(self, w: Writer) -> None:
+        """``if not -INF < a + b + ... < INF: _check_forward(...)`` for the values so far."""
+        texts = self.texts
+        for start in range(0, len(texts), FINITE_TERMS):
+            w.emit([f"if not -INF < {' + '.join(texts[start:start + FINITE_TERMS])} < INF: {CHECK}"], self.reads)
+        self.texts, self.reads = [], []
+
+
+def _node_backward(w: Writer, v: Value, kind: Kind, names: list[str], operands: tuple[Value, ...], needs: set[Value],
+                   grad: dict[Value, str], pending: dict[Value, list[str]], started: set[Value]) -> None:
+    """Write ``v``'s gradient (the sum of its pending terms) and add its term to each operand's."""
+    g = _finish(w, v, grad, pending, started)
+    reads = w.reads
+    reads.append(g)
+    reads += [names[k] for k in kind.term_reads]
+    for c, term in zip(operands, kind.terms):
+        if c in needs:
+            p = pending.get(c)
+            if p is None:
+                pending[c] = [term.format(names, g)]
+            else:
+                p.append(term.format(names, g))
+
+
+def _finish(w: Writer, v: Value, grad: dict[Value, str], pending: dict[Value, list[str]],
+            started: set[Value]) -> str | None:
+    """Write the sum of ``v``'s pending terms; the name of its gradient (None: it has no term)."""
+    terms = pending.pop(v, None)
+    if terms is None:
+        return grad[v] if v in started else None
+    if len(terms) == 1 and v not in started and terms[0][0] == "+" and " " not in terms[0][2:]:
+        grad[v] = terms[0][2:]  # one user, local 1.0: d v is d user itself, no line
+        return grad[v]
+    _sum(w, grad[v], terms, v in started)
+    started.add(v)
+    return grad[v]
+
+
+def _sum(w: Writer, var: str, texts: list[str], started: bool) -> None:
+    """``d = t1 + ... + t64``, then ``d = d + t65 + ...``: left to right, as ``d += t`` one by one."""
+    if started:
+        lines = []
+        reads: tuple[str, ...] = (var,)
+    else:
+        first = texts[0][2:] if texts[0][0] == "+" else "-" + texts[0][2:]
+        lines = [f"{var} = {first} {' '.join(texts[1:TERMS])}".rstrip()]
+        texts = texts[TERMS:]
+        reads = ()
+    for start in range(0, len(texts), TERMS):
+        lines.append(f"{var} = {var} {' '.join(texts[start:start + TERMS])}")
+    w.emit(lines, reads, (var,))
+
+
+def _tuple(names: Sequence[str]) -> str:
+    """``(a, b)``, ``(a,)`` or ``()``."""
+    return f"({names[0]},)" if len(names) == 1 else f"({', '.join(names)})"
+
+
+def _wrapped(before: str, names: Sequence[str], after: str) -> list[str]:
+    """``before(a, b, c, ...)after`` over lines of about 100 characters (continuation lines indented)."""
+    rows, row, width = [], [], len(before) + 1
+    for n in names:
+        if row and width + len(n) > 100:
+            rows.append(", ".join(row) + ",")
+            row, width = [], 4
+        row.append(n)
+        width += len(n) + 2
+    rows.append(", ".join(row) + ("," if len(names) == 1 else ""))
+    if len(rows) == 1:
+        return [f"{before}({rows[0]}){after}"]
+    return [f"{before}({rows[0]}", *("    " + r for r in rows[1:-1]), f"    {rows[-1]}){after}"]
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 
 
 class Writer:
-    """Statements into parts: ``emit(lines, reads, write)``; ``new_part()`` starts the next function."""
+    """Statements into parts: ``emit(lines, reads, writes)``; ``new_part()`` starts the next function."""
 
     def __init__(self, chunk: int, preset: Sequence[str]) -> None:
         self.chunk = chunk
@@ -27,13 +27,12 @@ class Writer:
         self.loads: list[list[str]] = []
         self.stores: list[dict[str, None]] = [{}]
 
-    def emit(self, lines: Sequence[str], reads: Iterable[str], write: str | None = None) -> None:
-        """Append ``lines``, which read ``reads`` and assign ``write``."""
+    def emit(self, lines: Sequence[str], reads: Iterable[str], writes: Iterable[str] = ()) -> None:
+        """Append ``lines``, which read ``reads`` and assign ``writes``."""
         self.parts[-1].extend(lines)
         self.size += len(lines)
         self.reads.extend(reads)
-        if write is not None:
-            self._writes.append(write)
+        self._writes.extend(writes)
 
     def full(self) -> bool:
         return self.size >= self.chunk
