@@ -70,16 +70,14 @@ def template(expr: str, count: int, index: int | None = None) -> Template:
     names = {"x": 0, "y": 1} if index is None else {"x": index}
     tree = _Holes(names, count).visit(ast.parse(expr, mode="eval"))
     text = ast.unparse(ast.fix_missing_locations(tree)).replace("{", "{{").replace("}", "}}")
-    refs: list[int] = []
+    refs: dict[int, int] = {}  # operand (or OUT) -> its hole
 
     def hole(m: re.Match) -> str:
         what = m.group(1)
         if what == "n":
             return "{n}"
         ref = OUT if what == "out" else int(what)
-        if ref not in refs:
-            refs.append(ref)
-        return "{" + str(refs.index(ref)) + "}"
+        return "{" + str(refs.setdefault(ref, len(refs))) + "}"
 
     fmt = _HOLE.sub(hole, text)
     body = tree.body
@@ -121,12 +119,10 @@ def _tree_template(tree: tuple) -> Template:
     """A traced expression as a Template."""
     if tree[0] == "neg" and tree[1][0] == "const":
         tree = ("const", -tree[1][1])
-    refs: list[int] = []
+    refs: dict[int, int] = {}
 
     def hole(ref: int) -> str:
-        if ref not in refs:
-            refs.append(ref)
-        return "{" + str(refs.index(ref)) + "}"
+        return "{" + str(refs.setdefault(ref, len(refs))) + "}"
 
     fmt = _text(tree, 0, hole)
     constant = repr(float(tree[1])) if tree[0] == "const" else None

@@ -10,6 +10,7 @@ shared leaves' ones: a loop over the blocks in reverse adds the same terms in th
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -95,14 +96,32 @@ def _periodic(tokens: list[int], max_length: int) -> list[tuple[int, int, int]]:
     return sorted(taken)
 
 
+def _aligned(nodes: Sequence[Value], ins: Mapping[Value, tuple[Value, ...]], pos: dict[Value, int],
+             a: int, b: int, length: int) -> int | None:
+    """The first ``start`` from ``a`` such that no node in ``nodes[start:start + length]`` reads a node before
+    ``start`` (a sliding minimum of the earliest node each one reads); None if there is none before ``b``."""
+    earliest = [min((pos[c] for c in ins[nodes[j]] if c in pos), default=j) for j in range(a, b)]
+    window: deque[int] = deque()  # indices into earliest, their values increasing
+    for j in range(len(earliest)):
+        while window and earliest[window[-1]] >= earliest[j]:
+            window.pop()
+        window.append(j)
+        start = j - length + 1
+        if start < 0:
+            continue
+        if window[0] < start:
+            window.popleft()
+        if earliest[window[0]] >= a + start:
+            return a + start
+    return None
+
+
 def _run(nodes: Sequence[Value], ins: Mapping[Value, tuple[Value, ...]], needs: set[Value], pos: dict[Value, int],
          last_user: list[int], kept: set[Value], a: int, b: int, length: int) -> Run | None:
     """The run of blocks of ``length`` nodes in ``nodes[a:b]`` (where the tokens repeat with that period), aligned
     so that a block reads no other block's nodes; None when there is none or it is not worth a loop."""
-    for start in range(a, a + length):
-        if all(pos.get(c, start) >= start for v in nodes[start:start + length] for c in ins[v]):
-            break
-    else:
+    start = _aligned(nodes, ins, pos, a, min(b, a + 2 * length), length)
+    if start is None:
         return None
     count = (b - start) // length
     first = nodes[start:start + length]
