@@ -208,14 +208,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {label:<24} " + " -> ".join(f"{u:.3g} us [{g:.2g}]" for u, g in zip(us, gc_us))
                   + f"  ({us[-1] / us[0]:.2f}x)")
 
-    compiled = {}
+    compiled, phases = {}, {}
     if selected("compile", args.only):
         compiled = compiletime.measure(list(sizes["compile"]), sizes["repeats"])
+        phases = compiled.pop("phases")
         print("\ncompile_graph time (graph built once; the 100k-node graph compiled once, others medians):")
         for nodes, seconds in compiled["chain"].items():
             print(f"  chain of {int(nodes):>7,} nodes  {seconds:8.3f} s  {seconds * 1e6 / int(nodes):6.1f} us per node")
         seconds, nodes = compiled["moons"]
         print(f"  moons demo graph, {nodes:,} nodes  {seconds:.3f} s  {seconds * 1e6 / nodes:.1f} us per node")
+        print("  by phase (the median run): the graph and names, writing the code, Python's compile, loading:")
+        for what, phase in phases.items():
+            print(f"    {what}: {compiletime.phases_line(phase)}")
 
     print("\n" + table(results, memory, memory_steps))
     print(f"\n(ratios: time of chainrule / time of the other engine; {time.perf_counter() - started:.0f} s in all)")
@@ -239,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             "memory_bytes_per_node": {k: {"bytes": v[0], "method": v[1]} for k, v in memory.items()},
             "growth_us_per_node": grown,
             "compile_seconds": compiled,
+            "compile_phases_seconds": phases,
             "targets": [{"what": what, "met": ok} for what, ok in met],
         }
         with open(args.json, "w") as f:

@@ -283,3 +283,18 @@ def test_a_domain_error_in_one_block_is_the_engines_error():
     with pytest.raises(OverflowError) as engine:
         moons.scored_loss(model, xs, ys)
     assert str(info.value) == str(engine.value)
+
+
+def test_blocks_that_read_only_shared_leaves_and_blocks_with_no_gradient_are_loops_too():
+    a, b, c = Value(0.3, label="a"), Value(-0.6, label="b"), Value(0.9, label="c")
+
+    def block(x: Value, y: Value) -> Value:
+        h = [linear([x, y, x], [y, x, y], x).tanh() for _ in range(3)]
+        return (h[0] * h[1] - h[2] * y).sigmoid()
+
+    same_leaves = sum_values([block(a, b) for _ in range(120)])  # every block reads a and b: no varying leaf
+    constant_only = sum_values([block(c, Value(0.1 * k)) for k in range(120)])  # no block needs a gradient
+    out = same_leaves * constant_only + a
+    f = compile_graph(out, [a, b])
+    assert f.source.count("def _run_") == 3  # _run_1 and _run_1_grad for a and b, _run_2 alone for c
+    assert_matches_backward(out, [a, b])

@@ -1,13 +1,14 @@
-"""Compile a traced graph into straight-line Python: one line per op forward, one per edge backward.
+"""Compile a traced graph into straight-line Python: one line per op forward, one sum per gradient backward.
 
 ``compile_graph(loss, inputs=[w1, w2])`` returns a callable ``f`` with ``f(values) -> (loss, grads)``
 that builds no Values; ``f.source`` is the generated module (it imports only ``math``). The code is
 written from the op table's expressions, in the engine's order, so results are the same floats as
-``backward()``, and errors are the engine's errors (see ``runtime``).
+``backward()``, and errors are the engine's errors (see ``runtime``). Repeated blocks of a graph (a model
+applied to each data point) are written once, as a loop over the blocks.
 
 The parts: ``naming`` (labels as identifiers), ``expressions`` (the table's expressions as templates),
-``codegen`` (the code of one graph and the module), ``parts`` (long code split into functions),
-``runtime`` (the generated slow path that replays the engine's checks).
+``codegen`` (the code of one graph and the module), ``rolling`` (repeated blocks), ``parts`` (long code
+split into functions), ``runtime`` (the generated slow path that replays the engine's checks).
 
 Limits: the graph is traced once, so Python control flow on ``.data`` in the code that built it
 (``if x.data > 0: ...``) is frozen at trace time, as with JAX's tracing; ops such as ``relu`` branch
@@ -38,6 +39,8 @@ class CompiledGraph:
     change them with ``f.update(...)``.  ``f.source`` is a self-contained module defining
     ``forward_backward(inputs, constants)``; ``f.forward_backward`` is that function.  The source is
     registered with linecache under ``f.filename``, so tracebacks and ``inspect`` show the generated lines.
+    ``f.compile_seconds`` is what compiling took, ``f.compile_times`` the same by phase: ``graph`` (tracing,
+    names), ``code`` (writing the source), ``compile`` (Python's compile of it) and ``load`` (running it).
     """
 
     def __init__(self, source: str | Sequence[str], inputs: list[Value], input_names: list[str],
@@ -53,12 +56,18 @@ class CompiledGraph:
         self.filename = f"<chainrule: compiled graph #{next(_COUNT)}>"
         namespace: dict = {}
         line = 0
+        compiling = 0.0
+        start = time.perf_counter()
         for piece in pieces:  # compiled one by one: CPython compiles several small modules faster than one big
-            exec(_shifted(compile(piece, self.filename, "exec"), line), namespace)
+            before = time.perf_counter()
+            code = _shifted(compile(piece, self.filename, "exec"), line)
+            compiling += time.perf_counter() - before
+            exec(code, namespace)
             line += piece.count("\n")
         self.forward_backward: Callable = namespace["forward_backward"]
         linecache.cache[self.filename] = (len(self.source), None, self.source.splitlines(True), self.filename)
         weakref.finalize(self.forward_backward, linecache.cache.pop, self.filename, None)  # the code, not the lines
+        self.compile_times = {"compile": compiling, "load": time.perf_counter() - start - compiling}
         self.compile_seconds = 0.0  # set by compile_graph: tracing, code generation and exec
 
     def __call__(self, values: Sequence[float]) -> tuple:
@@ -128,9 +137,12 @@ def compile_graph(
             if not isinstance(a, Value):
                 raise TypeError(f"compile_graph: aux must hold Values, got {type(a).__name__}")
         graph = Graph(output, inputs, aux)
+        named = time.perf_counter()
         pieces = graph.pieces(max(int(chunk), 10))
+        written = time.perf_counter()
         f = CompiledGraph(pieces, inputs, graph.input_names, graph.constants, graph.constant_names, aux)
     f.compile_seconds = time.perf_counter() - start
+    f.compile_times = {"graph": named - start, "code": written - named, **f.compile_times}
     return f
 
 

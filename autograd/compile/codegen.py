@@ -405,7 +405,15 @@ class _Checks:
 def _node_backward(w: Writer, v: Value, kind: Kind, names: list[str], operands: tuple[Value, ...], needs: set[Value],
                    grad: dict[Value, str], pending: dict[Value, list[str]], started: set[Value]) -> None:
     """Write ``v``'s gradient (the sum of its pending terms) and add its term to each operand's."""
-    g = _finish(w, v, grad, pending, started)
+    terms = pending.pop(v, None)
+    if terms is None:
+        g = grad[v]
+    elif len(terms) == 1 and v not in started and terms[0][0] == "+" and " " not in terms[0][2:]:
+        g = grad[v] = terms[0][2:]  # one user, local 1.0: d v is d user itself, no line
+    else:
+        g = grad[v]
+        _sum(w, g, terms, v in started)
+        started.add(v)
     reads = w.reads
     reads.append(g)
     reads += [names[k] for k in kind.term_reads]
@@ -425,7 +433,7 @@ def _finish(w: Writer, v: Value, grad: dict[Value, str], pending: dict[Value, li
     if terms is None:
         return grad[v] if v in started else None
     if len(terms) == 1 and v not in started and terms[0][0] == "+" and " " not in terms[0][2:]:
-        grad[v] = terms[0][2:]  # one user, local 1.0: d v is d user itself, no line
+        grad[v] = terms[0][2:]  # as in _node_backward
         return grad[v]
     _sum(w, grad[v], terms, v in started)
     started.add(v)

@@ -13,8 +13,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 
 def identifier(text: str, fallback: str) -> str:
     """``text`` as a safe identifier: ASCII letters, digits and ``_``; never a keyword or builtin."""
-    if text.isascii() and text.isidentifier():  # the common case, without the regex
+    if text.isascii() and text.isidentifier():  # the common cases, without the regex
         name = text.strip("_") or fallback
+    elif text.count("#") == 1 and text.isascii() and text.replace("#", "_").isidentifier():
+        name = text.replace("#", "_").strip("_") or fallback
     else:
         name = _UNSAFE.sub("_", text).strip("_") or fallback
     if name[0].isdigit() or name.startswith("d_") or keyword.iskeyword(name) or name in RESERVED:

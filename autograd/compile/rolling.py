@@ -37,21 +37,23 @@ def find(nodes: Sequence[Value], ins: Mapping[Value, tuple[Value, ...]], kinds: 
     """The runs among ``nodes[:end]`` (``kinds[i]`` is the code kind of ``nodes[i]``; ``kept`` are nodes
     read from outside the graph's nodes, root and aux), in order, none overlapping."""
     pos = {v: i for i, v in enumerate(nodes)}
+    where = pos.get
     last_user = [-1] * len(nodes)
     tokens: list[int] = []
     ids: dict[tuple, int] = {}
+    token = ids.setdefault
     for i, v in enumerate(nodes):
         row: list[object] = [id(kinds[i]), v in needs]
         for c in ins[v]:
-            j = pos.get(c)
+            j = where(c)
             if j is None:
                 row.append(-2 if c in needs else -1)
             else:
                 row.append(i - j)
                 if last_user[j] < i:
                     last_user[j] = i
-        if i < end:
-            tokens.append(ids.setdefault(tuple(row), len(ids)))
+        tokens.append(token(tuple(row), len(ids)))
+    del tokens[end:]
     runs = []
     for a, b, length in _periodic(tokens, max_length):
         run = _run(nodes, ins, needs, pos, last_user, kept, a, b, length)

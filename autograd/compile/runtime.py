@@ -110,16 +110,20 @@ def replay_data(order: Sequence[Value], position: dict[Value, int],
     if ins is None:
         ins = _Operands()
     text = {v: str(i) for v, i in position.items()}
+    labels = [f"{i}\t{_one_line(repr(v.label))}" for v, i in position.items() if v.label is not None]
     at = text.__getitem__
     with_param = {name for name, op in ops.OPS.items() if op.param}
     rows = []
+    k = len(position)
     for v in order:
         op = v.op
         row = op + " " + " ".join(map(at, ins[v]))
         rows.append(row + f" n={v.param!r}" if op in with_param else row)
-        text[v] = str(len(text))
-        position[v] = len(position)
-    labels = [f"{i}\t{_one_line(repr(v.label))}" for v, i in position.items() if v.label is not None]
+        text[v] = str(k)
+        if v.label is not None:
+            labels.append(f"{k}\t{_one_line(repr(v.label))}")
+        position[v] = k
+        k += 1
     used = sorted({v.op for v in order})
     lines = ["", ""]
     for name in used:
