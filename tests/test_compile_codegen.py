@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gc
 import inspect
 import linecache
@@ -226,6 +227,9 @@ def test_repeated_blocks_become_a_loop_with_the_engines_floats_and_errors(seed):
     assert same(value, root.data)
     assert all(same(g, w.grad) for g, w in zip(grads, shared))
     assert all(same(a, m.data) for a, m in zip(aux, middles))
+    namespace: dict = {}
+    exec(f.source, namespace)  # the module runs on its own, loops and all
+    assert namespace["forward_backward"]([w.data for w in shared], list(f.constants)) == (value, grads, aux)
     rng = random.Random(seed + 100)
     for _ in range(3):  # other shared values: the engine's floats, or its error for the same op
         new = [rng.uniform(-1.5, 1.5) for _ in shared]
@@ -298,3 +302,21 @@ def test_blocks_that_read_only_shared_leaves_and_blocks_with_no_gradient_are_loo
     f = compile_graph(out, [a, b])
     assert f.source.count("def _run_") == 3  # _run_1 and _run_1_grad for a and b, _run_2 alone for c
     assert_matches_backward(out, [a, b])
+
+
+def test_labels_cannot_collide_with_the_loops_own_names():
+    labels = ["_X", "_T", "_T1", "_shared", "_G", "_d", "_t", "_", "_run_1", "inputs", "constants", "S", "d_x",
+              "'); import os #", "x" * 300, "λ→∞", "def"]
+    w = [Value(0.1 * (k + 1), label=label) for k, label in enumerate(labels[:6])]
+    blocks = []
+    for k in range(150):
+        x = [Value(0.01 * k + 0.1 * j, label=labels[(k + j) % len(labels)]) for j in range(3)]
+        h = linear(w[:3], x, w[3]).tanh() * linear(w[3:], x, w[0]).sigmoid()
+        h.label = labels[k % len(labels)]
+        blocks.append((h + x[0] * w[1]).sin() * x[1])
+    out = sum_values(blocks)
+    f = compile_graph(out, w)
+    assert "def _run_1(" in f.source
+    assert_matches_backward(out, w)
+    names = {n.id for n in ast.walk(ast.parse(f.source)) if isinstance(n, ast.Name)}
+    assert "os" not in names and "import_os" in names  # code in a label is a name in the code, never code
