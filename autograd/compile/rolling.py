@@ -11,7 +11,7 @@ shared leaves' ones: a loop over the blocks in reverse adds the same terms in th
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from ..value import Value
@@ -38,25 +38,32 @@ def find(nodes: Sequence[Value], ins: Mapping[Value, tuple[Value, ...]], kinds: 
     read from outside the graph's nodes, root and aux), in order, none overlapping."""
     pos = {v: i for i, v in enumerate(nodes)}
     where = pos.get
-    last_user = [-1] * len(nodes)
+    kinds_ = [id(k) for k in kinds[:end]]
     tokens: list[int] = []
     ids: dict[tuple, int] = {}
     token = ids.setdefault
-    for i, v in enumerate(nodes):
-        row: list[object] = [id(kinds[i]), v in needs]
+    for i, v in enumerate(nodes[:end]):
+        row: list[object] = [kinds_[i], v in needs]
         for c in ins[v]:
             j = where(c)
-            if j is None:
-                row.append(-2 if c in needs else -1)
-            else:
-                row.append(i - j)
-                if last_user[j] < i:
-                    last_user[j] = i
+            row.append((-2 if c in needs else -1) if j is None else i - j)
         tokens.append(token(tuple(row), len(ids)))
-    del tokens[end:]
+    last_user: list[int] = []  # the last node that reads each node, filled when a run needs it
+
+    def users() -> list[int]:
+        if not last_user:
+            last_user.extend([-1] * len(nodes))
+            for i, v in enumerate(nodes):
+                for c in ins[v]:
+                    j = where(c)
+                    if j is not None:
+                        last_user[j] = i
+        return last_user
+
+    stretches = _periodic(tokens, max_length)
     runs = []
-    for a, b, length in _periodic(tokens, max_length):
-        run = _run(nodes, ins, needs, pos, last_user, kept, a, b, length)
+    for a, b, length in stretches:
+        run = _run(nodes, ins, needs, pos, users, kept, a, b, length)
         if run is not None:
             runs.append(run)
     return runs
@@ -71,14 +78,14 @@ def _periodic(tokens: list[int], max_length: int) -> list[tuple[int, int, int]]:
         where.setdefault(t, []).append(i)
     found: list[tuple[int, int, int]] = []
     tried: set[tuple[int, int]] = set()
-    for places in where.values():
+    for places in [p for p in where.values() if len(p) >= 3]:
         k = 0
         while k + 1 < len(places):
             gap = places[k + 1] - places[k]
             m = k + 1
             while m + 1 < len(places) and places[m + 1] - places[m] == gap:
                 m += 1
-            if gap <= max_length:
+            if gap <= max_length and m - k >= 2:  # three blocks at least: a lone pair is most often chance
                 a = places[k]  # back to where the period starts (less than a period back: the stretch is maximal)
                 while a > 0 and tokens[a - 1] == tokens[a - 1 + gap]:
                     a -= 1
@@ -119,7 +126,7 @@ def _aligned(nodes: Sequence[Value], ins: Mapping[Value, tuple[Value, ...]], pos
 
 
 def _run(nodes: Sequence[Value], ins: Mapping[Value, tuple[Value, ...]], needs: set[Value], pos: dict[Value, int],
-         last_user: list[int], kept: set[Value], a: int, b: int, length: int) -> Run | None:
+         users: Callable[[], list[int]], kept: set[Value], a: int, b: int, length: int) -> Run | None:
     """The run of blocks of ``length`` nodes in ``nodes[a:b]`` (where the tokens repeat with that period), aligned
     so that a block reads no other block's nodes; None when there is none or it is not worth a loop."""
     start = _aligned(nodes, ins, pos, a, min(b, a + 2 * length), length)
@@ -128,7 +135,7 @@ def _run(nodes: Sequence[Value], ins: Mapping[Value, tuple[Value, ...]], needs: 
     count = (b - start) // length
     first = nodes[start:start + length]
     terms = sum(len(ins[v]) for v in first)
-    if count < 2 or terms < MIN_TERMS or (count - 1) * terms < MIN_SAVED:
+    if count < 3 or terms < MIN_TERMS or (count - 1) * terms < MIN_SAVED:
         return None
     # leaf operands: shared (the same leaf in every block) or varying
     slots = [(r, t) for r, v in enumerate(first) for t, c in enumerate(ins[v]) if c not in pos]
@@ -151,6 +158,7 @@ def _run(nodes: Sequence[Value], ins: Mapping[Value, tuple[Value, ...]], needs: 
     for r, t in varying:
         leaves = tuple(ins[nodes[start + k * length + r]][t] for k in range(count))
         column[(r, t)] = columns.setdefault(leaves, len(columns))
+    last_user = users()
     outputs = []
     for r in range(length):
         for k in range(count):
