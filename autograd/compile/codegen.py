@@ -385,7 +385,9 @@ class _Checks:
 
     def node(self, w: Writer, kind: Kind, names: list[str], operands: list[str]) -> None:
         """The forward lines of one node (``names``: its operands', then its own), and what the test sums of it."""
-        w.emit([line.format(names) for line in kind.forward], operands, names[-1:])
+        forward = kind.forward
+        w.emit([forward[0].format(names)] if len(forward) == 1 else [line.format(names) for line in forward],
+               operands, names[-1:])
         for k in kind.checked:
             self.add(operands[k])
         for fmt, used in kind.checked_locals:
@@ -442,6 +444,10 @@ def _finish(w: Writer, v: Value, grad: dict[Value, str], pending: dict[Value, li
 
 def _sum(w: Writer, var: str, texts: list[str], started: bool) -> None:
     """``d = t1 + ... + t64``, then ``d = d + t65 + ...``: left to right, as ``d += t`` one by one."""
+    if len(texts) == 1 and not started:  # the most common sum
+        first = texts[0]
+        w.emit((var + " = " + (first[2:] if first[0] == "+" else "-" + first[2:]),), (), (var,))
+        return
     if started:
         lines = []
         reads: tuple[str, ...] = (var,)

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 
 
 class Writer:
-    """Statements into parts: ``emit(lines, reads, writes)``; ``new_part()`` starts the next function."""
+    """Statements into parts: ``emit(lines, reads, writes)``; ``new_part()`` starts the next function once
+    ``size`` (lines in the current part) reaches ``chunk``."""
 
     def __init__(self, chunk: int, preset: Sequence[str]) -> None:
         self.chunk = chunk
@@ -33,9 +34,6 @@ class Writer:
         self.size += len(lines)
         self.reads.extend(reads)
         self._writes.extend(writes)
-
-    def full(self) -> bool:
-        return self.size >= self.chunk
 
     def new_part(self) -> None:
         self._close()
