@@ -176,7 +176,10 @@ class Graph:
         name, nodes = self.name, self.nodes
         rows = [[name[column[b]] for column in run.columns] for b in range(run.count)]
         shared = [name[v] for v in run.shared]
-        lines = [f"_T{k + 1} = _run_{k + 1}(inputs, constants, ("]
+        first = nodes[run.start:run.start + run.length]
+        lines = [f"# {run.count} blocks of {run.length} ops like the first ({name[first[0]]} .. {name[first[-1]]}): "
+                 f"_run_{k + 1} runs its code on each block's leaves",
+                 f"_T{k + 1} = _run_{k + 1}(inputs, constants, ("]
         lines += [f"    {_tuple(row)}," for row in rows]
         lines += _wrapped("), ", shared, ")")
         writes = [f"_T{k + 1}"]
@@ -209,7 +212,8 @@ class Graph:
             into.append(grad[v] if v in started else "0.0")
         shared = [name[v] for v in run.shared]
         d_learned = [grad[v] for v in learned]
-        lines = _wrapped("", d_learned, f" = _run_{k + 1}_grad(_T{k + 1}, (")
+        lines = [f"# the backward of the {run.count} blocks of _run_{k + 1}, last first, from their outputs' gradients"]
+        lines += _wrapped("", d_learned, f" = _run_{k + 1}_grad(_T{k + 1}, (")
         lines += [f"    {_tuple(row)}," for row in given if row]
         lines += _wrapped("), ", into, ",")
         lines += _wrapped("    ", shared, ")")
