@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+import string
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from .. import ops
@@ -23,6 +24,7 @@ from .naming import Namer, identifier
 from .parts import Writer
 
 _HOLE = re.compile(r"\{\{|\}\}|\{(\d+)\}")
+_FIELD = re.compile(r"0\[\d+\]")
 FINITE_TERMS = 40  # values summed per line of the bulk inf / nan test
 ROLL_NODES = 1000  # smaller graphs are written out in full: repeated blocks are not looked for
 CHECK = "_check_forward(inputs, constants)"  # raises the dynamic engine's error for the first bad op
@@ -31,15 +33,16 @@ CHECK = "_check_forward(inputs, constants)"  # raises the dynamic engine's error
 class Kind(NamedTuple):
     """The code of every node of one op with one number of operands and one parameter value.
 
-    Formats read the list ``names``: the operands' names, then the node's own (``{0[k]}``); a term also
-    reads the name of the node's gradient (``{1}``).
+    Each part is written from the list ``names``: the operands' names, then the node's own; a term also
+    takes ``g``, the name of the node's gradient. (Formats made functions once: ``str.format`` would parse
+    the format again for every node.)
     """
 
-    forward: tuple[str, ...]  # the lines of the forward: domain checks, the result
-    terms: tuple[str, ...]  # per operand: its term of that operand's gradient, "+ local * {1}" (or "+ {1}", "- {1}")
+    forward: Callable[[list[str]], list[str]]  # the lines of the forward: domain checks, the result
+    terms: tuple[Callable[[list[str], str], str], ...]  # per operand, its term: "+ local * g" (or "+ g", "- g")
     term_reads: tuple[int, ...]  # the names any term reads, besides the gradient
     checked: tuple[int, ...]  # the operands the inf / nan test sums (the op can turn an inf into a finite number)
-    checked_locals: tuple[tuple[str, tuple[int, ...]], ...]  # local derivatives it sums (the op's may overflow)
+    checked_locals: tuple[tuple[Callable[[list[str]], str], tuple[int, ...]], ...]  # local derivatives it sums
 
 
 class Graph:
@@ -115,10 +118,10 @@ class Graph:
                 i += run.length * run.count
                 continue
             v = nodes[i]
-            operands = [name[c] for c in ins[v]]
-            names = [*operands, name[v]]
+            names = [name[c] for c in ins[v]]
+            names.append(name[v])
             done[i] = names
-            checks.node(w, kinds[i], names, operands)
+            checks.node(w, kinds[i], names)
             i += 1
         graph = set(self.forward_order)
         for v in [self.root, *self.aux, *(v for v in self.inputs if v not in graph)]:
@@ -240,8 +243,8 @@ class Graph:
         what = f"{run.count} blocks of {run.length} ops like the first ({first[0]} .. {first[-1]})"
         body = Writer(10**9, [])
         checks = _Checks()
-        for r, (operands, names) in enumerate(names_of):
-            checks.node(body, kinds[run.start + r], names, operands)
+        for r, (_, names) in enumerate(names_of):
+            checks.node(body, kinds[run.start + r], names)
         checks.test(body)
         saved = first + columns
         lines = [f"def _run_{k + 1}(inputs, constants, _X, _shared):",
@@ -387,15 +390,13 @@ class _Checks:
             self.texts.append(name)
             self.reads.append(name)
 
-    def node(self, w: Writer, kind: Kind, names: list[str], operands: list[str]) -> None:
+    def node(self, w: Writer, kind: Kind, names: list[str]) -> None:
         """The forward lines of one node (``names``: its operands', then its own), and what the test sums of it."""
-        forward = kind.forward
-        w.emit([forward[0].format(names)] if len(forward) == 1 else [line.format(names) for line in forward],
-               operands, names[-1:])
+        w.emit(kind.forward(names), names, names[-1:])
         for k in kind.checked:
-            self.add(operands[k])
-        for fmt, used in kind.checked_locals:
-            self.texts.append(fmt.format(names))
+            self.add(names[k])
+        for text, used in kind.checked_locals:
+            self.texts.append(text(names))
             self.reads += [names[k] for k in used]
         if len(self.texts) >= FINITE_TERMS:
             self.test(w)
@@ -427,9 +428,9 @@ def _node_backward(w: Writer, v: Value, kind: Kind, names: list[str], operands: 
         if c in needs:
             p = pending.get(c)
             if p is None:
-                pending[c] = [term.format(names, g)]
+                pending[c] = [term(names, g)]
             else:
-                p.append(term.format(names, g))
+                p.append(term(names, g))
 
 
 def _finish(w: Writer, v: Value, grad: dict[Value, str], pending: dict[Value, list[str]],
@@ -489,26 +490,55 @@ def _wrapped(before: str, names: Sequence[str], after: str) -> list[str]:
 def _kind(op: ops.Op, count: int, key: str | None) -> Kind:
     """The code of an ``op`` node with ``count`` operands; ``key`` is the constant parameter's repr."""
     lines, refs = _forward_fmt(op, count, key)
-    forward = tuple(_indexed(line, refs, count) for line in lines)
+    forward = _function([_indexed(line, refs, count) for line in lines], "n")
     n = None if key is None else expressions.literal(float(key))
-    terms: list[str] = []
+    terms = []
     reads: dict[int, None] = {}
     checked_locals = []
     for t in expressions.local_templates(op, count):
         fmt = t.fmt.replace("{n}", n) if n is not None else t.fmt
         if t.constant == "1.0":
-            terms.append("+ {1}")
+            terms.append(_function("+ {1}", "n, g"))
         elif t.constant == "-1.0":
-            terms.append("- {1}")
+            terms.append(_function("- {1}", "n, g"))
         else:
             local = _indexed(f"({fmt})" if t.loose else fmt, t.refs, count)
-            terms.append(f"+ {local} * {{1}}")
+            terms.append(_function(f"+ {local} * {{1}}", "n, g"))
             reads.update(dict.fromkeys(count if r == OUT else r for r in t.refs))
             if not op.finite_local:
-                checked_locals.append((_indexed(f"({fmt})", t.refs, count),
+                checked_locals.append((_function(_indexed(f"({fmt})", t.refs, count), "n"),
                                        tuple(count if r == OUT else r for r in t.refs)))
     checked = () if op.propagates else tuple(range(count))
     return Kind(forward, tuple(terms), tuple(reads), checked, tuple(checked_locals))
+
+
+def _function(fmt: str | list[str], params: str) -> Callable:
+    """``fmt`` (fields ``{0[k]}``: ``n[k]``, ``{1}``: ``g``) as ``lambda params: text``; a list of formats gives
+    a list of texts. A long format (an n-ary node with many operands) stays a format."""
+    fmts = fmt if isinstance(fmt, list) else [fmt]
+    if sum(f.count("{") for f in fmts) > 200:
+        if isinstance(fmt, list):
+            return lambda *args: [f.format(*args) for f in fmts]
+        return fmt.format
+    texts = [_text(f) for f in fmts]
+    body = f"[{', '.join(texts)}]" if isinstance(fmt, list) else texts[0]
+    return eval(f"lambda {params}: {body}")  # the formats are the op table's, made into templates
+
+
+def _text(fmt: str) -> str:
+    """The expression that builds ``fmt``'s text: its literal parts (as reprs) and fields, joined by ``+``."""
+    parts = []
+    for literal, field, _, _ in string.Formatter().parse(fmt):
+        if literal:
+            parts.append(repr(literal))
+        if field is not None:
+            if field == "1":
+                parts.append("g")
+            elif _FIELD.fullmatch(field):
+                parts.append("n" + field[1:])
+            else:
+                raise ValueError(f"compile: a field {field!r} in a code format")
+    return " + ".join(parts) or "''"
 
 
 def _indexed(fmt: str, refs: Sequence[int], count: int) -> str:
