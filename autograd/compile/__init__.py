@@ -125,7 +125,7 @@ def compile_graph(
     are constants.  The values of the nodes in ``aux`` are returned third.
     """
     start = time.perf_counter()
-    with no_gc():  # code generation makes no reference cycles; collections would rescan the graph over and over
+    with no_gc():  # tracing and code generation allocate much and free it by counting; collections rescan the graph
         if not isinstance(output, Value):
             if not callable(output):
                 raise TypeError(f"compile_graph: output must be a Value or a function, got {type(output).__name__}")
