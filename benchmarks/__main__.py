@@ -215,14 +215,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {label:<24} " + " -> ".join(f"{u:.3g} us [{g:.2g}]" for u, g in zip(us, gc_us))
                   + f"  ({us[-1] / us[0]:.2f}x)")
 
-    compiled = {}
+    compiled, phases = {}, {}
     if selected("compile", args.only):
         compiled = compiletime.measure(list(sizes["compile"]), sizes["repeats"])
+        phases = compiled.pop("phases")
         print("\ncompile_graph time (graph built once; the 100k-node graph compiled once, others medians):")
         for nodes, seconds in compiled["chain"].items():
             print(f"  chain of {int(nodes):>7,} nodes  {seconds:8.3f} s  {seconds * 1e6 / int(nodes):6.1f} us per node")
         seconds, nodes = compiled["moons"]
         print(f"  moons demo graph, {nodes:,} nodes  {seconds:.3f} s  {seconds * 1e6 / nodes:.1f} us per node")
+        print("  by phase (the median run): the graph and names, writing the code, Python's compile, loading:")
+        for what, phase in phases.items():
+            print(f"    {what}: {compiletime.phases_line(phase)}")
 
     read = []
     if selected("readers", args.only):
@@ -258,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             "growth_us_per_node": grown,
             "compile_seconds": compiled,
             "readers_us_per_node": read,
+            "compile_phases_seconds": phases,
             "targets": [{"what": what, "met": ok} for what, ok in met],
         }
         with open(args.json, "w") as f:

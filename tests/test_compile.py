@@ -81,7 +81,7 @@ def test_mazur_source_reads_like_the_hand_derivation(mazur):
     assert "out_h1 = _sigmoid(net_h1)" in f.source
     assert "d_net_o1 = out_o1 * (1.0 - out_o1) * d_out_o1" in f.source  # dout_o1/dnet_o1 from the table
     assert "d_w5 = out_h1 * d_net_o1" in f.source  # dE/dw5 = out_h1 * delta_o1
-    assert "d_out_h1 += w7 * d_net_o2" in f.source  # out_h1 feeds o1 and o2: the two paths add
+    assert "d_out_h1 = w5 * d_net_o1 + w7 * d_net_o2" in f.source  # out_h1 feeds o1 and o2: the two paths add
     assert f.input_names == WEIGHTS
     assert {"i1", "i2", "b1", "b2"} <= set(f.constant_names)
 
@@ -135,7 +135,7 @@ def test_source_pasted_into_a_file_runs(mazur, tmp_path):
 def test_chunked_source_matches(mazur):
     weights = [mazur[name] for name in WEIGHTS]
     f = compile_graph(mazur["E_total"], inputs=weights, chunk=10)
-    assert "def _part_3(S):" in f.source
+    assert "def _part_3(S, inputs, constants):" in f.source
     mazur["E_total"].backward()
     loss, grads = f([w.data for w in weights])
     assert same(loss, mazur["E_total"].data)

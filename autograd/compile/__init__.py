@@ -1,13 +1,14 @@
-"""Compile a traced graph into straight-line Python: one line per op forward, one per edge backward.
+"""Compile a traced graph into straight-line Python: one line per op forward, one sum per gradient backward.
 
 ``compile_graph(loss, inputs=[w1, w2])`` returns a callable ``f`` with ``f(values) -> (loss, grads)``
 that builds no Values; ``f.source`` is the generated module (it imports only ``math``). The code is
 written from the op table's expressions, in the engine's order, so results are the same floats as
-``backward()``, and errors are the engine's errors (see ``runtime``).
+``backward()``, and errors are the engine's errors (see ``runtime``). Repeated blocks of a graph (a model
+applied to each data point) are written once, as a loop over the blocks.
 
 The parts: ``naming`` (labels as identifiers), ``expressions`` (the table's expressions as templates),
-``codegen`` (the statements of one graph and the module), ``parts`` (long code split into functions),
-``runtime`` (the generated slow path that replays the engine's checks).
+``codegen`` (the code of one graph and the module), ``rolling`` (repeated blocks), ``parts`` (long code
+split into functions), ``runtime`` (the generated slow path that replays the engine's checks).
 
 Limits: the graph is traced once, so Python control flow on ``.data`` in the code that built it
 (``if x.data > 0: ...``) is frozen at trace time, as with JAX's tracing; ops such as ``relu`` branch
@@ -17,9 +18,14 @@ inside the op and stay correct for every input.
 from __future__ import annotations
 
 import inspect
+import itertools
+import linecache
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import CodeType
 
+from ..core.gcpause import no_gc
 from ..core.value import Value, to_float
 from .codegen import Graph
 
@@ -31,21 +37,37 @@ class CompiledGraph:
 
     ``f.constants`` holds the values of every other leaf (``f.constant_leaves`` / ``f.constant_names``);
     change them with ``f.update(...)``.  ``f.source`` is a self-contained module defining
-    ``forward_backward(inputs, constants)``; ``f.forward_backward`` is that function.
+    ``forward_backward(inputs, constants)``; ``f.forward_backward`` is that function.  The source is
+    registered with linecache under ``f.filename``, so tracebacks and ``inspect`` show the generated lines.
+    ``f.compile_seconds`` is what compiling took, ``f.compile_times`` the same by phase: ``graph`` (tracing,
+    names), ``code`` (writing the source), ``compile`` (Python's compile of it) and ``load`` (running it).
     """
 
-    def __init__(self, source: str, inputs: list[Value], input_names: list[str],
+    def __init__(self, source: str | Sequence[str], inputs: list[Value], input_names: list[str],
                  constant_leaves: list[Value], constant_names: list[str], aux: list[Value]) -> None:
-        self.source = source
+        pieces = [source] if isinstance(source, str) else list(source)
+        self.source = "".join(pieces)
         self.inputs = inputs
         self.input_names = input_names
         self.constant_leaves = constant_leaves
         self.constant_names = constant_names
         self.constants = [v.data for v in constant_leaves]
         self.aux = aux
+        self.filename = f"<chainrule: compiled graph #{next(_COUNT)}>"
         namespace: dict = {}
-        exec(compile(source, "<compiled graph>", "exec"), namespace)
+        line = 0
+        compiling = 0.0
+        start = time.perf_counter()
+        for piece in pieces:  # compiled one by one: CPython compiles several small modules faster than one big
+            before = time.perf_counter()
+            code = _shifted(compile(piece, self.filename, "exec"), line)
+            compiling += time.perf_counter() - before
+            exec(code, namespace)
+            line += piece.count("\n")
         self.forward_backward: Callable = namespace["forward_backward"]
+        linecache.cache[self.filename] = (len(self.source), None, self.source.splitlines(True), self.filename)
+        weakref.finalize(self.forward_backward, linecache.cache.pop, self.filename, None)  # the code, not the lines
+        self.compile_times = {"compile": compiling, "load": time.perf_counter() - start - compiling}
         self.compile_seconds = 0.0  # set by compile_graph: tracing, code generation and exec
 
     def __call__(self, values: Sequence[float]) -> tuple:
@@ -79,6 +101,17 @@ class CompiledGraph:
                 f"lines={self.source.count(chr(10))})")
 
 
+_COUNT = itertools.count(1)
+
+
+def _shifted(code: CodeType, lines: int) -> CodeType:
+    """``code`` (and the functions it defines) as if its source started ``lines`` lines further down."""
+    if not lines:
+        return code
+    consts = tuple(_shifted(c, lines) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_firstlineno=code.co_firstlineno + lines, co_consts=consts)
+
+
 def compile_graph(
     output: Value | Callable[..., Value],
     inputs: Sequence[Value | float],
@@ -92,20 +125,24 @@ def compile_graph(
     are constants.  The values of the nodes in ``aux`` are returned third.
     """
     start = time.perf_counter()
-    if not isinstance(output, Value):
-        if not callable(output):
-            raise TypeError(f"compile_graph: output must be a Value or a function, got {type(output).__name__}")
-        output, inputs = _trace(output, inputs)
-    inputs = list(inputs)
-    _check_inputs(inputs)
-    aux = list(aux)
-    for a in aux:
-        if not isinstance(a, Value):
-            raise TypeError(f"compile_graph: aux must hold Values, got {type(a).__name__}")
-    graph = Graph(output, inputs, aux)
-    source = graph.source(max(int(chunk), 10))
-    f = CompiledGraph(source, inputs, graph.input_names, graph.constants, graph.constant_names, aux)
+    with no_gc():  # tracing and code generation allocate much and free it by counting; collections rescan the graph
+        if not isinstance(output, Value):
+            if not callable(output):
+                raise TypeError(f"compile_graph: output must be a Value or a function, got {type(output).__name__}")
+            output, inputs = _trace(output, inputs)
+        inputs = list(inputs)
+        _check_inputs(inputs)
+        aux = list(aux)
+        for a in aux:
+            if not isinstance(a, Value):
+                raise TypeError(f"compile_graph: aux must hold Values, got {type(a).__name__}")
+        graph = Graph(output, inputs, aux)
+        named = time.perf_counter()
+        pieces = graph.pieces(max(int(chunk), 10))
+        written = time.perf_counter()
+        f = CompiledGraph(pieces, inputs, graph.input_names, graph.constants, graph.constant_names, aux)
     f.compile_seconds = time.perf_counter() - start
+    f.compile_times = {"graph": named - start, "code": written - named, **f.compile_times}
     return f
 
 

@@ -12,6 +12,7 @@ import ast
 import functools
 import math
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from ..core import ops
@@ -58,7 +59,8 @@ class _Holes(ast.NodeTransformer):
 
 def _loose(node: ast.expr) -> bool:
     return isinstance(node, (ast.IfExp, ast.BoolOp, ast.Compare, ast.Lambda, ast.NamedExpr)) or (
-        isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)))
+        isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub))) or (
+        isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not))
 
 
 @functools.cache
@@ -68,16 +70,14 @@ def template(expr: str, count: int, index: int | None = None) -> Template:
     names = {"x": 0, "y": 1} if index is None else {"x": index}
     tree = _Holes(names, count).visit(ast.parse(expr, mode="eval"))
     text = ast.unparse(ast.fix_missing_locations(tree)).replace("{", "{{").replace("}", "}}")
-    refs: list[int] = []
+    refs: dict[int, int] = {}  # operand (or OUT) -> its hole
 
     def hole(m: re.Match) -> str:
         what = m.group(1)
         if what == "n":
             return "{n}"
         ref = OUT if what == "out" else int(what)
-        if ref not in refs:
-            refs.append(ref)
-        return "{" + str(refs.index(ref)) + "}"
+        return "{" + str(refs.setdefault(ref, len(refs))) + "}"
 
     fmt = _HOLE.sub(hole, text)
     body = tree.body
@@ -90,7 +90,43 @@ def local_template(op: ops.Op, index: int, count: int) -> Template:
     """d out / d operand ``index`` of an ``op`` node with ``count`` operands."""
     if op.arity:
         return template(op.local[index], count)
-    return template(ops.operand_expression(op, index, count), count, index)
+    return local_templates(op, count)[index]
+
+
+@functools.cache
+def local_templates(op: ops.Op, count: int) -> tuple[Template, ...]:
+    """d out / d each operand of an ``op`` node with ``count`` operands.
+
+    An n-ary op's ``local_all`` (what the engine evaluates) is traced on symbols when it is plain
+    arithmetic (``linear``: operands and 1.0), in one pass; otherwise each operand's ``local`` is specialized.
+    """
+    if op.arity:
+        return tuple(template(e, count) for e in op.local)
+    env = ops.namespace()
+    env["xs"] = [_Symbol(("name", k)) for k in range(count)]
+    env["out"] = _Symbol(("name", OUT))
+    try:
+        result = eval(op.local_all, env)
+        trees = [_lift(x) for x in result]
+    except Exception:  # noqa: BLE001 - not arithmetic on the operands (math.exp, a comparison): one at a time
+        trees = None
+    if trees is None or len(trees) != count:
+        return tuple(template(ops.operand_expression(op, i, count), count, i) for i in range(count))
+    return tuple(_tree_template(tree) for tree in trees)
+
+
+def _tree_template(tree: tuple) -> Template:
+    """A traced expression as a Template."""
+    if tree[0] == "neg" and tree[1][0] == "const":
+        tree = ("const", -tree[1][1])
+    refs: dict[int, int] = {}
+
+    def hole(ref: int) -> str:
+        return "{" + str(refs.setdefault(ref, len(refs))) + "}"
+
+    fmt = _text(tree, 0, hole)
+    constant = repr(float(tree[1])) if tree[0] == "const" else None
+    return Template(fmt, tuple(refs), tree[0] in ("+", "-"), constant)
 
 
 # -- conditions that depend only on the constant parameter are decided at compile time --------------
@@ -172,18 +208,20 @@ def _lift(x: object) -> tuple:
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "name": 4, "const": 4}
 
 
-def _text(tree: tuple, need: int = 0) -> str:
-    """Source for ``tree``, parenthesized where the operator binds less tightly than ``need``."""
+def _text(tree: tuple, need: int = 0, hole: Callable[[int], str] | None = None) -> str:
+    """Source for ``tree``, parenthesized where the operator binds less tightly than ``need``; ``hole(k)`` is
+    the text of operand ``k`` (default ``{k}``)."""
     kind = tree[0]
     if kind == "name":
-        return "{" + str(tree[1]) + "}"
+        return hole(tree[1]) if hole else "{" + str(tree[1]) + "}"
     if kind == "const":
         return literal(tree[1]) if isinstance(tree[1], float) else repr(tree[1]) if tree[1] >= 0 else f"({tree[1]!r})"
     if kind == "neg":
-        text = "-" + _text(tree[1], 3)
+        text = "-" + _text(tree[1], 3, hole)
     else:
         p = _PRECEDENCE[kind]
-        text = f"{_text(tree[1], p)} {kind} {_text(tree[2], p + 1)}"  # a right operand of the same level: ( )
+        # a right operand of the same level gets ( )
+        text = f"{_text(tree[1], p, hole)} {kind} {_text(tree[2], p + 1, hole)}"
     return f"({text})" if _PRECEDENCE[kind] < need else text
 
 

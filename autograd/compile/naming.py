@@ -13,7 +13,12 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 
 def identifier(text: str, fallback: str) -> str:
     """``text`` as a safe identifier: ASCII letters, digits and ``_``; never a keyword or builtin."""
-    name = _UNSAFE.sub("_", text).strip("_") or fallback
+    if text.isascii() and text.isidentifier():  # the common cases, without the regex
+        name = text.strip("_") or fallback
+    elif text.count("#") == 1 and text.isascii() and text.replace("#", "_").isidentifier():
+        name = text.replace("#", "_").strip("_") or fallback
+    else:
+        name = _UNSAFE.sub("_", text).strip("_") or fallback
     if name[0].isdigit() or name.startswith("d_") or keyword.iskeyword(name) or name in RESERVED:
         name = "v_" + name
     return name

@@ -8,7 +8,7 @@ engine's error for the first op that fails.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..core import ops
 from ..core.value import Value
@@ -59,9 +59,12 @@ def _check_forward(inputs, constants):
 '''
 
 
-def construction_order(roots: Sequence[Value]) -> list[Value]:
+def construction_order(roots: Sequence[Value], ins: Mapping[Value, Sequence[Value]] | None = None) -> list[Value]:
     """The op nodes under ``roots`` in the order Python's left-to-right evaluation builds them: each
-    node after its operands, the first operand's subgraph before the second's (iterative)."""
+    node after its operands, the first operand's subgraph before the second's (iterative). ``ins``, if
+    given, holds each node's operands (``v.inputs``) for every node under ``roots``."""
+    if ins is None:
+        ins = _Operands()
     order: list[Value] = []
     seen: set[Value] = set()
     stack: list[Value | None] = list(reversed(roots))
@@ -72,14 +75,19 @@ def construction_order(roots: Sequence[Value]) -> list[Value]:
             emit(pop())
         elif v not in seen:
             mark(v)
-            ins = v.inputs
-            if ins:
+            operands = ins[v]
+            if operands:
                 push(v)
                 push(None)
-                for c in reversed(ins):
+                for c in reversed(operands):
                     if c not in seen:
                         push(c)
     return order
+
+
+class _Operands:
+    def __getitem__(self, v: Value) -> tuple[Value, ...]:
+        return v.inputs
 
 
 def check_function(op: ops.Op) -> list[str]:
@@ -92,18 +100,30 @@ def check_function(op: ops.Op) -> list[str]:
     return lines
 
 
-def replay_data(order: Sequence[Value], position: dict[Value, int]) -> list[str]:
+def replay_data(order: Sequence[Value], position: dict[Value, int],
+                ins: Mapping[Value, Sequence[Value]] | None = None) -> list[str]:
     """The check functions of the ops used, and ``GRAPH`` and ``LABELS``, the strings ``_check_forward`` reads.
 
     ``order`` lists the op nodes in construction order; ``position`` numbers every leaf (inputs, then
-    constants) and is extended here with the op nodes.
+    constants) and is extended here with the op nodes. ``ins`` is as for ``construction_order``.
     """
-    rows = []
-    for v in order:
-        row = " ".join([v.op, *(str(position[c]) for c in v.inputs)])
-        rows.append(row + f" n={v.param!r}" if ops.OPS[v.op].param else row)
-        position[v] = len(position)
+    if ins is None:
+        ins = _Operands()
+    text = {v: str(i) for v, i in position.items()}
     labels = [f"{i}\t{_one_line(repr(v.label))}" for v, i in position.items() if v.label is not None]
+    at = text.__getitem__
+    with_param = {name for name, op in ops.OPS.items() if op.param}
+    rows = []
+    k = len(position)
+    for v in order:
+        op = v.op
+        row = op + " " + " ".join(map(at, ins[v]))
+        rows.append(row + f" n={v.param!r}" if op in with_param else row)
+        text[v] = str(k)
+        if v.label is not None:
+            labels.append(f"{k}\t{_one_line(repr(v.label))}")
+        position[v] = k
+        k += 1
     used = sorted({v.op for v in order})
     lines = ["", ""]
     for name in used:
