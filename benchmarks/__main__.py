@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     if selected("compile", args.only):
         compiled = compiletime.measure(list(sizes["compile"]), sizes["repeats"])
         phases = compiled.pop("phases")
-        print("\ncompile_graph time (graph built once; the 100k-node graph compiled once, others medians):")
+        print("\ncompile_graph time, inside no_gc() (graph built once; the 100k-node graph compiled once, others "
+              "medians):")
         for nodes, seconds in compiled["chain"].items():
             print(f"  chain of {int(nodes):>7,} nodes  {seconds:8.3f} s  {seconds * 1e6 / int(nodes):6.1f} us per node")
         seconds, nodes = compiled["moons"]

@@ -98,7 +98,8 @@ def test_readers_do_not_walk_by_other_means(monkeypatch, tmp_path):
     def forbidden(*args, **kwargs):
         raise AssertionError("a reader walked the graph itself")
 
-    for name in ("render", "explain", "stepping", "check", "explore", "higher", "torch_compare", "text"):
+    for name in ("render", "explain", "stepping", "check", "explore", "higher", "torch_compare", "text",
+                 "compile", "compile.codegen"):
         monkeypatch.setattr(importlib.import_module(f"autograd.{name}"), "topological_order", forbidden,
                             raising=False)
     monkeypatch.setattr(autograd.core.value, "topological_order", forbidden)
@@ -143,13 +144,14 @@ def _readers(tmp_path):
         "check": lambda r, q: autograd.check(r, "w5", 0.0822),
         "check_all": lambda r, q: autograd.check_all(r, {"w5": 0.0822, "w1": "0.0004"}),
         "grad": lambda r, q: autograd.grad(r, [q["w1"], q["w5"]], create_graph=True),
+        "compile_graph": lambda r, q: autograd.compile_graph(r, [q["w1"], q["w5"]]),
         "render_steps": lambda r, q: autograd.render_steps(r, tmp_path / "frames"),  # needs dot
         "explore": lambda r, q: autograd.explore(r),  # needs dot
     }
 
 
 @pytest.mark.parametrize("reader", ["explain", "Backprop", "to_dot", "to_dot frames", "check", "check_all", "grad",
-                                    "render_steps", "explore"])
+                                    "compile_graph", "render_steps", "explore"])
 def test_every_reader_walks_a_value_once_and_a_graph_never(reader, walks, tmp_path, request):
     if reader in ("render_steps", "explore"):
         request.getfixturevalue("dot_program")

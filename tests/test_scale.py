@@ -184,4 +184,4 @@ def test_a_million_node_chain_goes_through_every_reader():
         assert to_dot(g, collapse=False, max_nodes=n + 1).count(" -> o") == n
         assert check(g, x, e.total).ok
         assert grad(g, [x]) == (e.total,)
-        assert compile_graph(y, [x])([0.5])[1] == [e.total]
+        assert compile_graph(g, [x])([0.5])[1] == [e.total]

@@ -25,9 +25,9 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import CodeType
 
-from ..core.gcpause import no_gc
+from ..core.graph import Graph, as_graph
 from ..core.value import Value, to_float
-from .codegen import Graph
+from .codegen import Program
 
 CHUNK = 5000  # generated lines per function; larger graphs are split into parts sharing a list S
 
@@ -113,34 +113,34 @@ def _shifted(code: CodeType, lines: int) -> CodeType:
 
 
 def compile_graph(
-    output: Value | Callable[..., Value],
+    output: Value | Graph | Callable[..., Value],
     inputs: Sequence[Value | float],
     aux: Iterable[Value] = (),
     chunk: int = CHUNK,
 ) -> CompiledGraph:
     """Generate forward and backward code for ``output`` with respect to the leaves ``inputs``.
 
-    ``output`` is a Value (the graph is traced from it) or a function, called once on ``inputs``
+    ``output`` is a Value (the graph is traced from it), a Graph, or a function, called once on ``inputs``
     (numbers become leaves labeled by the function's parameter names).  Leaves not in ``inputs``
     are constants.  The values of the nodes in ``aux`` are returned third.
     """
     start = time.perf_counter()
-    with no_gc():  # tracing and code generation allocate much and free it by counting; collections rescan the graph
-        if not isinstance(output, Value):
-            if not callable(output):
-                raise TypeError(f"compile_graph: output must be a Value or a function, got {type(output).__name__}")
-            output, inputs = _trace(output, inputs)
-        inputs = list(inputs)
-        _check_inputs(inputs)
-        aux = list(aux)
-        for a in aux:
-            if not isinstance(a, Value):
-                raise TypeError(f"compile_graph: aux must hold Values, got {type(a).__name__}")
-        graph = Graph(output, inputs, aux)
-        named = time.perf_counter()
-        pieces = graph.pieces(max(int(chunk), 10))
-        written = time.perf_counter()
-        f = CompiledGraph(pieces, inputs, graph.input_names, graph.constants, graph.constant_names, aux)
+    if not isinstance(output, Value | Graph):
+        if not callable(output):
+            raise TypeError(f"compile_graph: output must be a Value, a Graph or a function, got "
+                            f"{type(output).__name__}")
+        output, inputs = _trace(output, inputs)
+    inputs = list(inputs)
+    _check_inputs(inputs)
+    aux = list(aux)
+    for a in aux:
+        if not isinstance(a, Value):
+            raise TypeError(f"compile_graph: aux must hold Values, got {type(a).__name__}")
+    program = Program(as_graph(output, "compile_graph"), inputs, aux)
+    named = time.perf_counter()
+    pieces = program.pieces(max(int(chunk), 10))
+    written = time.perf_counter()
+    f = CompiledGraph(pieces, inputs, program.input_names, program.constants, program.constant_names, aux)
     f.compile_seconds = time.perf_counter() - start
     f.compile_times = {"graph": named - start, "code": written - named, **f.compile_times}
     return f

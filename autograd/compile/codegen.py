@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from ..core import ops
+from ..core.graph import Graph
 from ..core.names import node_names
 from ..core.value import Value, topological_order
 from . import expressions, rolling, runtime
@@ -45,20 +46,22 @@ class Kind(NamedTuple):
     checked_locals: tuple[tuple[Callable[[list[str]], str], tuple[int, ...]], ...]  # local derivatives it sums
 
 
-class Graph:
-    """Names and generated code of one traced graph."""
+class Program:
+    """Names and generated code of one traced graph (the core's ``Graph`` gives its order and names)."""
 
-    def __init__(self, root: Value, inputs: list[Value], aux: list[Value]) -> None:
+    def __init__(self, graph: Graph, inputs: list[Value], aux: list[Value]) -> None:
+        root = graph.root
         self.root, self.inputs, self.aux = root, inputs, aux
-        self.order = topological_order(root)
-        self.forward_order = _with_aux(self.order, aux)
+        self.order = graph.order
+        self.forward_order = _with_aux(self.order, aux, graph.nodes)
         self.ins = {v: v.inputs for v in self.forward_order}  # (read once: a property on Value)
         self.nodes = [v for v in self.forward_order if self.ins[v]]  # the ops: those under root first, then aux's
         self.root_nodes = sum(1 for v in self.order if self.ins[v])
         input_set = set(inputs)
         self.constants = [v for v in self.forward_order if not self.ins[v] and v not in input_set]
         namer = Namer()
-        readable = node_names(self.forward_order)
+        extra = len(self.forward_order) > len(self.order)  # aux nodes the root does not need: named with the rest
+        readable = node_names(self.forward_order) if extra else dict(graph.names)
         for i, v in enumerate(inputs):
             readable.setdefault(v, v.label if v.label is not None else f"input#{i + 1}")
         self.name: dict[Value, str] = {}
@@ -580,9 +583,11 @@ def _shift(fmt: str, by: int, n: str | None = None) -> str:
     return _HOLE.sub(lambda m: m.group() if m.group(1) is None else f"{{{int(m.group(1)) + by}}}", fmt)
 
 
-def _with_aux(order: list[Value], aux: list[Value]) -> list[Value]:
+def _with_aux(order: list[Value], aux: list[Value], nodes: set[Value]) -> list[Value]:
     """``order`` followed by the nodes only the ``aux`` Values need (still inputs before users)."""
-    seen = set(order)
+    if all(a in nodes for a in aux):
+        return order
+    seen = set(nodes)
     full = list(order)
     for a in aux:
         for v in topological_order(a):
