@@ -27,24 +27,11 @@ def same(a: float, b: float) -> bool:
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
-def built_left_to_right(root: Value) -> list[Value]:
-    """The nodes of ``root`` in the order Python builds an expression: operands left to right, then the op."""
-    order: list[Value] = []
-
-    def visit(v: Value) -> None:
-        if v not in order:
-            for c in v.inputs:
-                visit(c)
-            order.append(v)
-
-    visit(root)
-    return order
-
-
 def rebuild(root: Value, values: dict[Value, float]) -> tuple[Value, dict[Value, Value]]:
-    """The engine's own graph of ``root``'s ops on new leaf values, built as its code would build it again."""
+    """The engine's own graph of ``root``'s ops on new leaf values, built as its code would build it again: in
+    construction order (the numbers the engine gave the nodes as they were made)."""
     new: dict[Value, Value] = {}
-    for v in built_left_to_right(root):
+    for v in sorted(topological_order(root), key=lambda v: v._seq):
         if v.inputs:
             node = apply(v.op, tuple(new[c] for c in v.inputs), v.param)
         else:
@@ -418,6 +405,21 @@ def test_random_graphs_match_the_engine(program):
     assert all(same(g, new[v].grad if v in new else 0.0) for g, v in zip(grads, inputs))
     loss2, grads2 = run_source(f, new_values)
     assert same(loss2, loss) and all(same(a, b) for a, b in zip(grads2, grads))
+
+
+def test_when_several_ops_would_fail_the_error_names_the_one_made_first():
+    """The engine, building the graph again, stops at the first op it makes that fails: log here, although
+    y = second + first reaches sqrt first (the order of a walk from the root)."""
+    x, z = Value(2.0, label="x"), Value(3.0, label="z")
+    first = x.log()
+    second = z.sqrt()
+    y = second + first
+    f = compile_graph(y, [x, z])
+    with pytest.raises(ValueError, match=r"^log: input must be > 0, got -1.0 \(label 'x'\)$"):
+        f([-1.0, -1.0])
+    g = compile_graph(first + second, [x, z])  # the same two ops, the same order of making
+    with pytest.raises(ValueError, match=r"^log: "):
+        g([-1.0, -1.0])
 
 
 def test_linear_adds_from_zero_like_the_table():

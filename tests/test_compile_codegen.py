@@ -200,20 +200,12 @@ def random_blocks(seed: int):
 
 
 def rebuild(root: Value, values: dict[Value, float]) -> tuple[Value, dict[Value, Value]]:
-    """The engine's graph of ``root``'s ops on new leaf values, built in the order Python builds an expression
-    (operands left to right, then the op): the order the compiled code replays to find the first error."""
+    """The engine's graph of ``root``'s ops on new leaf values, built in the order the nodes were made: the
+    order the compiled code replays to find the first error."""
     new: dict[Value, Value] = {}
-    stack = [root]
-    while stack:
-        v = stack[-1]
-        missing = [c for c in v.inputs if c not in new]
-        if missing:
-            stack += reversed(missing)
-            continue
-        stack.pop()
-        if v not in new:
-            new[v] = apply(v.op, tuple(new[c] for c in v.inputs), v.param) if v.inputs else Value(values.get(v, v.data))
-            new[v].label = v.label
+    for v in sorted(topological_order(root), key=lambda v: v._seq):
+        new[v] = apply(v.op, tuple(new[c] for c in v.inputs), v.param) if v.inputs else Value(values.get(v, v.data))
+        new[v].label = v.label
     return new[root], new
 
 

@@ -362,7 +362,7 @@ class Program:
                 *catch,
             ]) + "\n")
         position = {v: i for i, v in enumerate([*self.inputs, *self.constants])}
-        lines = runtime.replay_data(runtime.construction_order([self.root, *self.aux], self.ins), position, self.ins)
+        lines = runtime.replay_data(runtime.construction_order(self.ins), position, self.ins)
         lines += runtime.CHECK_SOURCE.rstrip().split("\n")
         lines += ["", "", "# The values at compile time, so that this file runs on its own: python FILE.py",
                   *_listing("INPUT_NAMES", [repr(n) for n in self.input_names]),

@@ -1,13 +1,14 @@
 """The slow path of a generated module: replay the forward pass op by op, as the engine runs it, for its error.
 
 The fast path checks domains per op but looks for inf / nan once, in bulk; when anything is off,
-``_check_forward`` replays the graph (``GRAPH``: one op per row, in the order Python's left-to-right
-evaluation builds it) with the engine's own lines for each op (``ops.evaluation_lines``) and raises the
-engine's error for the first op that fails.
+``_check_forward`` replays the graph (``GRAPH``: one op per row, in the order the nodes were made) with the
+engine's own lines for each op (``ops.evaluation_lines``) and raises the engine's error for the first op that
+fails.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 
 from ..core import ops
@@ -59,35 +60,13 @@ def _check_forward(inputs, constants):
 '''
 
 
-def construction_order(roots: Sequence[Value], ins: Mapping[Value, Sequence[Value]] | None = None) -> list[Value]:
-    """The op nodes under ``roots`` in the order Python's left-to-right evaluation builds them: each
-    node after its operands, the first operand's subgraph before the second's (iterative). ``ins``, if
-    given, holds each node's operands (``v.inputs``) for every node under ``roots``."""
-    if ins is None:
-        ins = _Operands()
-    order: list[Value] = []
-    seen: set[Value] = set()
-    stack: list[Value | None] = list(reversed(roots))
-    push, pop, emit, mark = stack.append, stack.pop, order.append, seen.add
-    while stack:
-        v = pop()
-        if v is None:
-            emit(pop())
-        elif v not in seen:
-            mark(v)
-            operands = ins[v]
-            if operands:
-                push(v)
-                push(None)
-                for c in reversed(operands):
-                    if c not in seen:
-                        push(c)
-    return order
+def construction_order(ins: Mapping[Value, Sequence[Value]]) -> list[Value]:
+    """The op nodes of ``ins`` (every node of the graph -> its operands) in the order they were made: the order
+    in which the engine, building the graph again from other inputs, would meet an op that fails."""
+    return sorted((v for v, operands in ins.items() if operands), key=_MADE)
 
 
-class _Operands:
-    def __getitem__(self, v: Value) -> tuple[Value, ...]:
-        return v.inputs
+_MADE = operator.attrgetter("_seq")
 
 
 def check_function(op: ops.Op) -> list[str]:
@@ -101,14 +80,12 @@ def check_function(op: ops.Op) -> list[str]:
 
 
 def replay_data(order: Sequence[Value], position: dict[Value, int],
-                ins: Mapping[Value, Sequence[Value]] | None = None) -> list[str]:
+                ins: Mapping[Value, Sequence[Value]]) -> list[str]:
     """The check functions of the ops used, and ``GRAPH`` and ``LABELS``, the strings ``_check_forward`` reads.
 
     ``order`` lists the op nodes in construction order; ``position`` numbers every leaf (inputs, then
-    constants) and is extended here with the op nodes. ``ins`` is as for ``construction_order``.
+    constants) and is extended here with the op nodes. ``ins``: every node -> its operands.
     """
-    if ins is None:
-        ins = _Operands()
     text = {v: str(i) for v, i in position.items()}
     labels = [f"{i}\t{_one_line(repr(v.label))}" for v, i in position.items() if v.label is not None]
     at = text.__getitem__
