@@ -14,6 +14,7 @@ import pytest
 
 from autograd import Backprop, Graph, Value, explain, no_gc, sum_values, to_dot
 from autograd import text as text_module
+from benchmarks.readers import chain, ladder
 
 
 @pytest.fixture
@@ -112,18 +113,9 @@ def test_markdown_tables_escape_bars_and_line_breaks_in_labels():
     assert any("a\\|b\\nc\\u2028d\\re" in r for r in rows)
 
 
-def _branching(n: int) -> tuple[Value, Value]:
-    """About n nodes where each node feeds two later ones: a Fibonacci number of paths."""
-    a = Value(0.5, label="a")
-    x, y = a, Value(0.25, label="b")
-    for _ in range(n // 3):
-        x, y = y, (x + y) * 0.5
-    return y, a
-
-
 def _peak_per_node(n: int) -> float:
     with no_gc():
-        root, a = _branching(n)
+        root, a = ladder(n)
     tracemalloc.start()
     try:
         g = Graph(root)
@@ -142,7 +134,7 @@ def test_a_grouped_explanation_takes_memory_in_proportion_to_the_graph():
 @pytest.mark.slow
 def test_a_million_node_branching_graph_explains_in_the_grouped_form():
     with no_gc():
-        root, a = _branching(1_000_000)
+        root, a = ladder(1_000_000)
     g = Graph(root)
     assert len(g) >= 1_000_000
     e = explain(g, a)
@@ -161,10 +153,7 @@ def test_a_million_node_chain_goes_through_every_reader():
 
     n = 1_000_000
     with no_gc():
-        x = Value(0.5, label="x")
-        y = x
-        for k in range(n):
-            y = y.tanh() if k % 2 else y.sin()
+        y, x = chain(n)  # sin, tanh, sin, ...
         y.label = "y"
         g = Graph(y)
         assert sys.getrecursionlimit() < n

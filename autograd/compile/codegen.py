@@ -476,17 +476,25 @@ def _tuple(names: Sequence[str]) -> str:
 
 def _wrapped(before: str, names: Sequence[str], after: str) -> list[str]:
     """``before(a, b, c, ...)after`` over lines of about 100 characters (continuation lines indented)."""
-    rows, row, width = [], [], len(before) + 1
-    for n in names:
-        if row and width + len(n) > 100:
-            rows.append(", ".join(row) + ",")
-            row, width = [], 4
-        row.append(n)
-        width += len(n) + 2
-    rows.append(", ".join(row) + ("," if len(names) == 1 else ""))
+    rows = _rows(names, len(before) + 1, 4, 100)
     if len(rows) == 1:
         return [f"{before}({rows[0]}){after}"]
     return [f"{before}({rows[0]}", *("    " + r for r in rows[1:-1]), f"    {rows[-1]}){after}"]
+
+
+def _rows(names: Sequence[str], width: int, indent: int, limit: int) -> list[str]:
+    """``names`` joined by ", " into rows of about ``limit`` characters, the first row from column ``width``,
+    the others from ``indent``; a lone name keeps its comma (a one-element tuple)."""
+    rows: list[str] = []
+    row: list[str] = []
+    for n in names:
+        if row and width + len(n) > limit:
+            rows.append(", ".join(row) + ",")
+            row, width = [], indent
+        row.append(n)
+        width += len(n) + 2
+    rows.append(", ".join(row) + ("," if len(names) == 1 else ""))
+    return rows
 
 
 @functools.cache
@@ -601,14 +609,7 @@ def _unpack(names: list[str], source: str) -> list[str]:
     """``a, b, c = source``, wrapped over lines of about 100 characters."""
     if not names:
         return []
-    rows, row, width = [], [], 0
-    for name in names:
-        if row and width + len(name) > 96:
-            rows.append(", ".join(row) + ",")
-            row, width = [], 0
-        row.append(name)
-        width += len(name) + 2
-    rows.append(", ".join(row) + ("," if len(names) == 1 else ""))
+    rows = _rows(names, 0, 0, 96)
     if len(rows) == 1:
         return [f"{rows[0]} = {source}"]
     return ["(" + rows[0], *(" " + r for r in rows[1:-1]), " " + rows[-1] + f") = {source}"]
