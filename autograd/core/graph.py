@@ -3,7 +3,8 @@
 ``g = Graph(E_total)`` walks the graph once (iteratively, linear in its size) and keeps the topological
 order; the names, consumers, node kinds, folded views and d root / d node are derived from that order on
 first use and cached. Every reader (``explain``, ``Backprop``, ``to_dot``/``draw``/``render_steps``,
-``compile_graph``) takes a root Value or a Graph: ``explain(g, w1); draw(g)`` walk nothing again.
+``explore``, ``check``, ``grad``, ``compile_graph``) takes a root Value or a Graph: ``explain(g, w1);
+draw(g)`` walk nothing again; what a reader derives and shares between its calls goes in ``cache``.
 
 A Graph reflects the structure as it was when built: its nodes, their inputs and local derivatives
 (fixed when a node is made), and the labels when the names are first used. ``data`` and ``grad`` are
@@ -63,11 +64,8 @@ class Graph:
     def __init__(self, root: Value, params: Collection[Value] | None = None) -> None:
         if not isinstance(root, Value):
             raise TypeError(f"Graph: root must be a Value, got {type(root).__name__}")
-        self._setup(root, _walk(root), params)
-
-    def _setup(self, root: Value, order: list[Value], params: Collection[Value] | None) -> None:
         self.root = root
-        self.order: list[Value] = order
+        self.order: list[Value] = _walk(root)
         self.params: set[Value] | None = None if params is None else set(params)
         self._nodes: set[Value] | None = None
         self._index: dict[Value, int] | None = None
