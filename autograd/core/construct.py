@@ -156,6 +156,8 @@ def _operand(x: object, op: Op, position: int) -> Value:
 
 
 def _param(n: object, op: Op) -> float:
+    if type(n) is float and n - n == 0.0:  # a finite float as it is, without building the message (saves 0.1 us)
+        return n
     if type(n) is int:  # x ** 2: the common case, without building the message
         try:
             return float(n)
@@ -208,7 +210,7 @@ def apply(op_name: str, inputs: Iterable[Value | Number], param: Number | None =
     make, arity, has_param = spec
     values = tuple(inputs)
     for v in values:
-        if type(v) is not Value:  # numbers become constant leaves; anything else is named with its position
+        if not isinstance(v, Value):  # numbers become constant leaves; anything else is named with its position
             op = ops.OPS[op_name]
             values = tuple([_operand(v, op, k) for k, v in enumerate(values, 1)])
             break
