@@ -327,8 +327,8 @@ def network_222(iterations: int) -> Workload:
 
     cases = [Case("floats", floats), Case("chainrule", ours),
              Case("chainrule compiled", compiled, setup_seconds=compile_seconds)]
-    if mg:
-        cases.append(Case("micrograd", micrograd))
+    if mg:  # micrograd's closures make reference cycles: its time depends on the collector, shown both ways
+        cases += [Case("micrograd", micrograd), Case("micrograd, GC off", without_gc(micrograd))]
     if torch:
         cases.append(Case("torch", pytorch))
     return Workload(
