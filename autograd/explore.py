@@ -20,7 +20,7 @@ from typing import Any
 from .core.graph import Graph, as_graph
 from .core.value import Value
 from .explain import explain
-from .render import _KIND_NOTES, _KINDS, _STATES, _dot, _lines, _num, _options, _shown, pipe
+from .render import KIND_NOTES, KINDS, STATES, dot_lines, dot_source, drawing_options, pipe, short_number, shown_names
 from .stepping import Backprop
 from .text import term_formula, visible
 
@@ -72,13 +72,13 @@ def explore(root: Value | Graph, *, grad: float = 1.0, rankdir: str = "LR", prec
     ``params`` and ``title`` as for ``draw``. Gradients are left as they were.
     """
     g = as_graph(root, "explore")
-    opts = {d: _options({"rankdir": d, "precision": precision, "max_nodes": max_nodes, "params": params},
+    opts = {d: drawing_options({"rankdir": d, "precision": precision, "max_nodes": max_nodes, "params": params},
                         collapse=False, size=None) for d in ("LR", "TB")}
     if rankdir not in opts:
-        _options({"rankdir": rankdir})  # the same error as draw's for a wrong rankdir
-    _lines(g, opts["LR"])  # the size check before any work
+        drawing_options({"rankdir": rankdir})  # the same error as draw's for a wrong rankdir
+    dot_lines(g, opts["LR"])  # the size check before any work
     order, names, index = g.order, g.names, g.index
-    shown = [_shown(g)[v] for v in order]
+    shown = [shown_names(g)[v] for v in order]
     seen: dict[str, int] = {}
     for s in shown:
         seen[s] = seen.get(s, 0) + 1
@@ -90,21 +90,21 @@ def explore(root: Value | Graph, *, grad: float = 1.0, rankdir: str = "LR", prec
     nodes = []
     for i, v in enumerate(order):
         nodes.append({"id": f"v{i}", "key": keys[i], "name": shown[i], "kind": g.kind(v, param_set),
-                      "data": v.data, "dataText": _num(v.data, precision), "inputs": [index[x] for x in v.inputs],
-                      "op": v.op})
+                      "data": v.data, "dataText": short_number(v.data, precision),
+                      "inputs": [index[x] for x in v.inputs], "op": v.op})
     edges = {}
     for i, v in enumerate(order):
         for j, (x, local) in enumerate(zip(v.inputs, v.local_grads)):
             formula = visible(term_formula(v, j, names))
-            value = _num(local, precision)
+            value = short_number(local, precision)
             said = value if formula == value else f"{formula} = {value}"
             edges[f"e{i}_{j}"] = {"text": f"d{shown[i]}/d{shown[index[x]]} = {said}", "value": local}
     data = {
         "title": visible(title if title is not None else f"Backpropagation through {names[g.root]}"),
-        "root": index[g.root], "seed": float(grad), "seedText": _num(float(grad), precision),
+        "root": index[g.root], "seed": float(grad), "seedText": short_number(float(grad), precision),
         "layout": rankdir if rankdir in ("LR", "TB") else "LR", "svg": svgs, "nodes": nodes, "edges": edges,
         "steps": steps, "start": start, "explanations": _explanations(g, collapse, max_paths),
-        "states": _STATES, "kinds": [{"kind": k, "note": _KIND_NOTES[k], **a} for k, a in _KINDS.items()],
+        "states": STATES, "kinds": [{"kind": k, "note": KIND_NOTES[k], **a} for k, a in KINDS.items()],
     }
     page = _PAGE.read_text(encoding="utf-8")
     page = page.replace("__TITLE__", html.escape(data["title"])).replace("__DATA__", _js(data))
@@ -121,15 +121,16 @@ def _steps(g: Graph, grad: float, precision: int) -> tuple[list[dict], str]:
             v.grad = 0.0
         bp = Backprop(g, grad)
         start = visible(f"Before step 1/{len(bp.order)}: d{bp.names[g.root]}/d{bp.names[g.root]} = "
-                        f"{_num(bp.grad, precision)} (the seed); every other gradient is 0.")
+                        f"{short_number(bp.grad, precision)} (the seed); every other gradient is 0.")
         for step in bp:
             received: dict[int, list] = {}
             for t in step.terms:
                 i = index[t.input]
                 if i in received:
-                    received[i][2], received[i][4] = t.after, _num(t.after, precision)
+                    received[i][2], received[i][4] = t.after, short_number(t.after, precision)
                 else:
-                    received[i] = [i, t.before, t.after, _num(t.before, precision), _num(t.after, precision)]
+                    received[i] = [i, t.before, t.after, short_number(t.before, precision),
+                                   short_number(t.after, precision)]
             n = index[step.node]
             steps.append({"node": n, "grad": step.grad, "text": visible(str(step)),
                           "edges": [f"e{n}_{j}" for j in range(len(step.node.inputs))],
@@ -151,7 +152,7 @@ def _reserve(order: list[Value], steps: list[dict], precision: int) -> dict[Any,
 
 def _svg(g: Graph, opts: Any, reserve: dict[Any, int]) -> str:
     """The picture as inline SVG: no XML prolog, DOCTYPE, titles or native tooltips (the page has its own)."""
-    svg = pipe(_dot(_lines(g, opts, reserve=reserve)), "svg").decode("utf-8")
+    svg = pipe(dot_source(dot_lines(g, opts, reserve=reserve)), "svg").decode("utf-8")
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)
     svg = re.sub(r"<title>[^<]*</title>\n?", "", svg)

@@ -41,16 +41,16 @@ _FONT = "Helvetica"
 _DQ = '"'
 _HIGHLIGHT = "#d62728"
 _FLOW = "#e6550d"  # the edges the current node's gradient flows along
-_KINDS = {  # kind -> node attributes; the border tells the kind also when a frame fills nodes by state
+KINDS = {  # kind -> node attributes; the border tells the kind also when a frame fills nodes by state
     "output": {"fillcolor": "#f8cbad", "penwidth": "3", "color": "#a33b20"},
     "input": {"fillcolor": "#dbe9f6", "color": "#2b6cb0", "penwidth": "1.5"},
     "parameter": {"fillcolor": "#fde9b6", "peripheries": "2", "style": "filled", "color": "#a67c00"},
     "constant": {"fillcolor": "#eeeeee", "style": "rounded,filled,dashed", "color": "#888888"},
     "intermediate": {"fillcolor": "#ffffff"},
 }
-_KIND_NOTES = {"output": "output (thick border)", "input": "input", "parameter": "parameter (double border)",
+KIND_NOTES = {"output": "output (thick border)", "input": "input", "parameter": "parameter (double border)",
                "constant": "constant (dashed)", "intermediate": "intermediate"}
-_STATES = {  # backprop state -> fill color
+STATES = {  # backprop state -> fill color
     "final": "#b7e1b0",
     "current": "#fdae61",
     "accumulating": "#fff2a8",
@@ -96,7 +96,7 @@ class _Frame:
 
 def to_dot(root: Value | Graph, **options: Any) -> str:
     """DOT source of the graph of ``root`` (a Value or a Graph; needs no Graphviz); options as in ``draw``."""
-    return _dot(_lines(as_graph(root, "to_dot"), _options(options)))
+    return dot_source(dot_lines(as_graph(root, "to_dot"), drawing_options(options)))
 
 
 def draw(root: Value | Graph, **options: Any) -> graphviz.Digraph:
@@ -108,7 +108,7 @@ def draw(root: Value | Graph, **options: Any) -> graphviz.Digraph:
     paths drawn in red), ``max_nodes`` (500), ``collapse`` (fold unlabeled nodes, default True), ``params``
     (leaves drawn as parameters), ``title``.
     """
-    return _digraph(_lines(as_graph(root, "draw"), _options(options)))
+    return _digraph(dot_lines(as_graph(root, "draw"), drawing_options(options)))
 
 
 def save(root: Value | Graph, path: str | Path, **options: Any) -> Path:
@@ -138,12 +138,12 @@ def pipe(source: str, format: str = "svg") -> bytes:
 
 def draw_backprop(bp: Any, **options: Any) -> graphviz.Digraph:
     """A ``graphviz.Digraph`` of a ``Backprop`` stepper's current state (what ``Backprop.draw`` shows)."""
-    return _digraph(_frame_lines(bp, _options(options, collapse=False)))
+    return _digraph(_frame_lines(bp, drawing_options(options, collapse=False)))
 
 
 def backprop_dot(bp: Any, **options: Any) -> str:
     """DOT source of a ``Backprop`` stepper's state after its last step (see ``backprop_frame``)."""
-    return _dot(_frame_lines(bp, _options(options, collapse=False)))
+    return dot_source(_frame_lines(bp, drawing_options(options, collapse=False)))
 
 
 def render_steps(root: Value | Graph, directory: str | Path, format: str = "svg", grad: float = 1.0,
@@ -158,9 +158,9 @@ def render_steps(root: Value | Graph, directory: str | Path, format: str = "svg"
 
     if format not in ("svg", "png"):
         raise ValueError(f"render_steps: format must be 'svg' or 'png', got {format!r}")
-    opts = _options(options, collapse=False)
+    opts = drawing_options(options, collapse=False)
     g = as_graph(root, "render_steps")
-    _lines(g, opts)  # the size check, before any step or folder
+    dot_lines(g, opts)  # the size check, before any step or folder
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     bp = Backprop(g, grad)
@@ -176,7 +176,7 @@ def render_steps(root: Value | Graph, directory: str | Path, format: str = "svg"
     reserve = frame_widths(g, frames, opts)
     files = []
     for k, frame in enumerate(frames):
-        source = _dot(_frame_lines(bp, opts, frame, reserve))
+        source = dot_source(_frame_lines(bp, opts, frame, reserve))
         name = f"step_{k + 1:0{len(str(total))}d}.{format}"
         (directory / name).write_bytes(pipe(source, format))
         files.append(name)
@@ -192,11 +192,12 @@ def frame_widths(g: Graph, frames: list[_Frame], opts: _Options) -> dict[Any, in
     p = opts.precision
     reserve: dict[Any, int] = {"title": max((len(f.title) for f in frames), default=0)}
     for v in g.order:
-        texts = [f"grad {_num(f.grads.get(v, 0.0), p)}" for f in frames]
-        texts += [f"grad {_num(a, p)} → {_num(b, p)}" for f in frames for a, b in [f.received.get(v, (0, 0))]]
+        texts = [f"grad {short_number(f.grads.get(v, 0.0), p)}" for f in frames]
+        texts += [f"grad {short_number(a, p)} → {short_number(b, p)}"
+                  for f in frames for a, b in [f.received.get(v, (0, 0))]]
         reserve[v] = max(map(len, texts), default=0)
         if v.inputs:
-            pushes = [len(f"× {_num(f.grads.get(v, 0.0), p)} = {_num(local * f.grads.get(v, 0.0), p)}")
+            pushes = [len(f"× {short_number(f.grads.get(v, 0.0), p)} = {short_number(local * f.grads.get(v, 0.0), p)}")
                       for f in frames if f.state[v] == "current" for local in v.local_grads]
             for j in range(len(v.inputs)):
                 reserve[v, j] = max(pushes, default=0)
@@ -206,7 +207,8 @@ def frame_widths(g: Graph, frames: list[_Frame], opts: _Options) -> dict[Any, in
 # -- building the graph -----------------------------------------------------------------------------
 
 
-def _options(options: dict[str, Any], **defaults: Any) -> _Options:
+def drawing_options(options: dict[str, Any], **defaults: Any) -> _Options:
+    """The drawing options ``options`` (``draw``'s keywords) over ``defaults``; unknown or wrong ones raise."""
     known = _Options.__dataclass_fields__
     unknown = sorted(set(options) - set(known))
     if unknown:
@@ -217,14 +219,14 @@ def _options(options: dict[str, Any], **defaults: Any) -> _Options:
     return opts
 
 
-def _lines(g: Graph, opts: _Options, frame: _Frame | None = None,
+def dot_lines(g: Graph, opts: _Options, frame: _Frame | None = None,
            reserve: dict[Any, int] | None = None) -> list[str]:
     """DOT statements for the graph ``g``; ``frame`` draws a backprop state, ``reserve`` gives varying rows
     (keys: a Value for its grad row, ``(Value, j)`` for its op's cell j) a least width in characters."""
     grad = (lambda v: v.grad) if frame is None else (lambda v: frame.grads.get(v, 0.0))
     reserve = reserve or {}
     order = g.order
-    shown = _shown(g)
+    shown = shown_names(g)
     memo: dict = {}  # operand expressions, each written once for the whole picture
     if opts.collapse is not False:
         kept = g.kept(opts.collapse)
@@ -261,20 +263,20 @@ def _lines(g: Graph, opts: _Options, frame: _Frame | None = None,
         lines.append(f"graph [label={caption}, labelloc={'t' if frame is not None else 'b'}, fontsize=14]")
     params = None if opts.params is None else set(opts.params)
     for v in nodes:
-        attrs = dict(_KINDS[g.kind(v, params)])
+        attrs = dict(KINDS[g.kind(v, params)])
         rows = [f"<B>{_text(shown[v])}</B>"]
         if opts.show_data:
-            rows.append(f"data {_num(v.data, p)}")
+            rows.append(f"data {short_number(v.data, p)}")
         widths = [0] * len(rows)
         if opts.show_grad:
             received = frame.received.get(v) if frame is not None else None
             if received is not None:
-                rows.append(f"grad {_num(received[0], p)} → {_num(received[1], p)}")
+                rows.append(f"grad {short_number(received[0], p)} → {short_number(received[1], p)}")
             else:
-                rows.append(f"grad {_num(grad(v), p)}")
+                rows.append(f"grad {short_number(grad(v), p)}")
             widths.append(_width(reserve.get(v, 0)))
         if frame is not None:
-            attrs["fillcolor"] = _STATES[frame.state[v]]
+            attrs["fillcolor"] = STATES[frame.state[v]]
             if frame.state[v] == "current":
                 attrs["penwidth"] = "3"
             elif frame.state[v] == "not reached":
@@ -299,14 +301,14 @@ def _lines(g: Graph, opts: _Options, frame: _Frame | None = None,
         flows = frame is not None and frame.state[v] == "current"
         cells = []
         for j, (e, formula) in enumerate(incoming[v]):
-            number = _num(e.value, p)
+            number = short_number(e.value, p)
             formula = _shorten(formula, 48)
             said = number if formula in ("", number) else f"{formula} = {number}"
             text = f"d{shown[v]}/d{shown[e.parent]} = {said}"
             cell = {"text": text, "lit": _lit(e, lit_edges), "push": None, "width": reserve.get((v, j), 0)}
             if flows:
                 g = grad(v)
-                cell["push"] = f"× {_num(g, p)} = {_num(e.value * g, p)}"
+                cell["push"] = f"× {short_number(g, p)} = {short_number(e.value * g, p)}"
             cells.append(cell)
         op_attrs = {"id": op_id, "tooltip": _quote(op_text)}
         if opts.show_local:
@@ -332,7 +334,7 @@ def _lines(g: Graph, opts: _Options, frame: _Frame | None = None,
     return lines
 
 
-def _shown(g: Graph) -> dict[Value, str]:
+def shown_names(g: Graph) -> dict[Value, str]:
     """The graph's names as a reader sees them (``visible``), made once per graph."""
     shown = g.cache.get("visible names")
     if shown is None:
@@ -452,7 +454,7 @@ def _frame_lines(bp: Any, opts: _Options, frame: _Frame | None = None,
     frame = frame or backprop_frame(bp)
     if opts.title is None:
         opts = dataclasses.replace(opts, title=frame.title)
-    return _lines(bp.graph, opts, frame, reserve)
+    return dot_lines(bp.graph, opts, frame, reserve)
 
 
 _PLAYER = """<!DOCTYPE html>
@@ -515,7 +517,8 @@ def _player_html(files: list[str], texts: list[str], title: str) -> str:
 # -- DOT text and graphviz ----------------------------------------------------------------------------
 
 
-def _dot(lines: Iterable[str]) -> str:
+def dot_source(lines: Iterable[str]) -> str:
+    """The DOT document of the statements ``lines`` (``dot_lines``)."""
     return "digraph chainrule {\n" + "".join(f"\t{line}\n" for line in lines) + "}\n"
 
 
@@ -552,7 +555,8 @@ def _digraph_class() -> type:
     return Digraph
 
 
-def _num(x: float, p: int) -> str:
+def short_number(x: float, p: int) -> str:
+    """``x`` with ``p`` significant digits, as the pictures show it."""
     return f"{x:.{p}g}"
 
 
@@ -576,16 +580,16 @@ def _caption(title: str, states: bool, kinds: bool, width: int = 0) -> str:
     if not (title or states or kinds):
         return ""
     rows = []
-    n = max(len(_STATES) if states else 0, len(_KINDS) if kinds else 0, 1)
+    n = max(len(STATES) if states else 0, len(KINDS) if kinds else 0, 1)
     if title:
         td = f'<TD COLSPAN="{n}"' + (f' WIDTH="{_width(width, 16)}"' if width else "") + ">"
         rows.append(f"<TR>{td}<B>{_text(title)}</B></TD></TR>")
     if states:
         rows.append("<TR>" + "".join(f'<TD BGCOLOR="{color}" BORDER="1">{state}</TD>'
-                                     for state, color in _STATES.items()) + "</TR>")
+                                     for state, color in STATES.items()) + "</TR>")
     if kinds:
         cells = [f'<TD BGCOLOR="{a["fillcolor"]}" COLOR="{a.get("color", "#555555")}"'
-                 f' BORDER="{2 if "penwidth" in a else 1}">{_KIND_NOTES[kind]}</TD>' for kind, a in _KINDS.items()]
+                 f' BORDER="{2 if "penwidth" in a else 1}">{KIND_NOTES[kind]}</TD>' for kind, a in KINDS.items()]
         rows.append("<TR>" + "".join(cells) + "</TR>")
     return f'<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="3">{"".join(rows)}</TABLE>>'
 

@@ -183,3 +183,17 @@ def test_the_core_imports_none_of_the_readers():
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     assert alias.name.split(".")[0] in sys.stdlib_module_names, f"{path.name}: imports {alias.name}"
+
+
+def test_no_module_imports_another_modules_private_names():
+    """What one module of autograd takes from another is public there (no ``from .x import _y``)."""
+    import ast
+    from pathlib import Path
+
+    import autograd
+
+    for path in Path(autograd.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports {', '.join(private)} from .{node.module}"

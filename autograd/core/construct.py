@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from . import ops
 from .ops import DomainError, Op
-from .value import _MANY, Number, Value, _ParamValue, next_seq, to_float
+from .value import MANY, Number, ParamValue, Value, next_seq, to_float
 
 _new = object.__new__  # a node without running __init__: the constructors set every slot themselves
 MAKE: dict[str, Callable] = {}  # op name -> make(ins[, n])
@@ -35,7 +35,7 @@ _STORE = {
     2: "node._a = a\nnode._b = b\nnode._la = la\nnode._lb = lb",
     0: """if len(ins) > 2:
     node._a = ins
-    node._b = _MANY
+    node._b = MANY
     node._la = local
 elif len(ins) == 2:
     node._a, node._b = ins
@@ -58,7 +58,7 @@ def _generate(op: Op, name: str, args: str, prologue: str, ins: str, what: str) 
         *("    " + line for line in ops.evaluation_lines(op, ("la", "lb")[: op.arity])),
         "except (DomainError, ArithmeticError, ValueError) as e:",
         f"    raise _failed(OP, {ins}, {param}, e) from None",
-        *_NODE.format(cls="_ParamValue" if op.param else "Value", name=op.name).splitlines(),
+        *_NODE.format(cls="ParamValue" if op.param else "Value", name=op.name).splitlines(),
         *_STORE[op.arity].splitlines(),
         *(["node._param = n"] if op.param else []),
         "return node",
@@ -66,8 +66,8 @@ def _generate(op: Op, name: str, args: str, prologue: str, ins: str, what: str) 
     doc = f'"""The ``{op.name}`` node: {_shown(op)}."""'
     source = f"def {name}({args}):\n    {doc}\n" + "".join(f"    {line}\n" for line in body)
     ns = ops.namespace()
-    ns.update(OP=op, Value=Value, _ParamValue=_ParamValue, _new=_new, _failed=_failed, _operand=_operand,
-              _param=_param, _MANY=_MANY, MAKE=MAKE, _next_seq=next_seq)
+    ns.update(OP=op, Value=Value, ParamValue=ParamValue, _new=_new, _failed=_failed, _operand=_operand,
+              _param=_param, MANY=MANY, MAKE=MAKE, _next_seq=next_seq)
     return ops.define_function(source, name, ns, what)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Collection
 
 from .fold import Collapse, FoldedEdge, collapse_key, fold, kept_nodes
 from .names import node_names
-from .value import _MANY, Value, topological_order
+from .value import MANY, Value, topological_order
 
 walks = 0  # full walks of a Value graph made so far (the tests count them: one per reader call)
 
@@ -174,7 +174,7 @@ class Graph:
                 if a is None:  # a leaf depends on nothing
                     continue
                 b = u._b
-                if b is _MANY:
+                if b is MANY:
                     if any(x in seen for x in a):
                         seen.add(u)
                 elif a in seen or (b is not None and b in seen):

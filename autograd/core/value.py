@@ -13,7 +13,7 @@ from threading import get_ident
 
 Number = int | float
 
-_MANY = type("_Many", (), {"__repr__": lambda self: "_MANY"})()  # marks a node with 3 or more inputs
+MANY = type("Many", (), {"__repr__": lambda self: "MANY"})()  # marks a node with 3 or more inputs
 _zero = float  # _zero() makes a new 0.0 object each call
 _PASSES: list[tuple[int, list, list]] = []  # (thread, leaves, their old grads) of each backward() under way
 next_seq = itertools.count(1).__next__  # every node's construction number (readable names count in this order)
@@ -27,7 +27,7 @@ class Value:
     """
 
     # Storage of inputs / local_grads by number of inputs, without tuple objects (one object per node):
-    # 0 (a leaf): _a is None;  1: _a, _la and _b is None;  2: _a, _b, _la, _lb;  3 or more: _b is _MANY,
+    # 0 (a leaf): _a is None;  1: _a, _la and _b is None;  2: _a, _b, _la, _lb;  3 or more: _b is MANY,
     # _a and _la the tuples. _seq numbers nodes in the order they were made.
     __slots__ = ("data", "grad", "label", "op", "_a", "_b", "_la", "_lb", "_seq")
 
@@ -48,7 +48,7 @@ class Value:
         b = self._b
         if b is None:
             return (a,)
-        return a if b is _MANY else (a, b)
+        return a if b is MANY else (a, b)
 
     @property
     def local_grads(self) -> tuple[float, ...]:
@@ -59,7 +59,7 @@ class Value:
         b = self._b
         if b is None:
             return (self._la,)
-        return self._la if b is _MANY else (self._la, self._lb)
+        return self._la if b is MANY else (self._la, self._lb)
 
     @property
     def param(self) -> float | None:
@@ -126,7 +126,7 @@ _LEAVES_GRAPH = ("{what} of a Value would leave the graph: use v.data for its nu
                  "with the Value's methods (v.exp(), v.log(), v.tanh(), ...)")
 
 
-class _ParamValue(Value):
+class ParamValue(Value):
     """A node of an op with a constant parameter (``x ** 2.0``, ``2.0 ** x``)."""
 
     __slots__ = ("_param",)
@@ -201,7 +201,7 @@ def topological_order(root: Value) -> list[Value]:
             if b is None:
                 if a not in seen:
                     push(a)
-            elif b is _MANY:
+            elif b is MANY:
                 for child in a:
                     if child not in seen:
                         push(child)
@@ -241,7 +241,7 @@ def _reset_order(root: Value, mark: float, order: list[Value], leaves: list[Valu
         v.grad = mark
         a = v._a
         b = v._b
-        if b is _MANY:
+        if b is MANY:
             for child in a:
                 g = child.grad
                 if g is not mark:
@@ -321,7 +321,7 @@ def backward(root: Value, grad: Number = 1.0) -> list[Value]:
             b = v._b
             if b is None:
                 v._a.grad += v._la * g
-            elif b is _MANY:
+            elif b is MANY:
                 ins = v._a
                 local = v._la
                 for i in range(len(ins)):
