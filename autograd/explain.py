@@ -254,7 +254,6 @@ def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, ma
         who = wrt.label if isinstance(wrt, Value) and wrt.label is not None else repr(wrt)
         top = names[output]
         raise ValueError(f"explain: {who} is not in the graph of {top} ({top} does not depend on it)")
-    grad = g.gradients()
     kept = g.kept(collapse)
     if wrt in kept:  # the view's own texts, shared by every explanation of this graph and setting
         key = ("folded texts", collapse_key(collapse))
@@ -273,8 +272,10 @@ def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, ma
     # nodes between wrt and output (those that reach wrt), and the number of paths from each to wrt,
     # counted exactly up to max_paths only (so the numbers stay small on any graph)
     cap = max_paths + 1
+    between = _in_order(g, reach)
+    grad = g.gradients(between)
     paths_from: dict[Value, int] = {}
-    for v in _in_order(g, reach):
+    for v in between:
         if v is wrt:
             paths_from[v] = 1
         elif v in kept:
@@ -284,7 +285,7 @@ def explain(output: Value | Graph, wrt: Value, *, collapse: Collapse = False, ma
             if n:
                 paths_from[v] = min(n, cap)
     count = paths_from[output]
-    relevant = [v for v in reversed(_in_order(g, reach)) if v in paths_from]  # output first
+    relevant = [v for v in reversed(between) if v in paths_from]  # output first
     edges = {v: [e for e in by_child.get(v, ()) if e.parent in paths_from] for v in relevant if v is not wrt}
     up: dict[Value, list[FoldedEdge]] = {v: [] for v in relevant}
     for es in edges.values():

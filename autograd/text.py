@@ -185,11 +185,6 @@ def product_formula(factors: Sequence[object]) -> str:
     return _print(_product(coef, rest))[0]
 
 
-def sum_formula(terms: Sequence[str]) -> str:
-    """Formulas added up (the chains of a folded edge)."""
-    return " + ".join(terms)
-
-
 def is_one(child: Value, i: int) -> bool:
     """True when d child / d (input ``i``) is the number 1 whatever the operands are (a sum's term)."""
     tree = term_tree(child, i, _ANY_NAME, lambda x: ("?", ATOM))

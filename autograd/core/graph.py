@@ -73,6 +73,7 @@ class Graph:
         self._labels: list | None = None
         self._consumers: dict[Value, list[Value]] | None = None
         self._positions: dict[Value, dict[Value, tuple[int, ...]]] = {}
+        self._scanned: dict[Value, tuple[Value, tuple[int, ...]]] = {}  # a wide node's first question, answered
         self._kept: dict = {}
         self._folded: dict = {}
         self._grads: dict[Value, float] | None = None
@@ -135,12 +136,18 @@ class Graph:
         return self._consumers
 
     def positions(self, child: Value, parent: Value) -> tuple[int, ...]:
-        """Where ``parent`` stands among ``child``'s inputs (every position; a wide node is indexed once)."""
+        """Where ``parent`` stands among ``child``'s inputs (every position). A wide node is scanned for its first
+        parent asked and indexed when another is asked, so one question or many cost its width once or twice."""
         ins = child.inputs
         if len(ins) <= 2:
             return tuple(i for i, x in enumerate(ins) if x is parent)
         where = self._positions.get(child)
         if where is None:
+            asked = self._scanned.get(child)
+            if asked is None or asked[0] is parent:
+                if asked is None:
+                    asked = self._scanned[child] = (parent, tuple(i for i, x in enumerate(ins) if x is parent))
+                return asked[1]
             lists: dict[Value, list[int]] = {}
             for i, x in enumerate(ins):
                 lists.setdefault(x, []).append(i)
@@ -205,17 +212,26 @@ class Graph:
         nodes = self.below(top) & self.reaching(target)
         return nodes, {(v, x) for v in nodes for x in v.inputs if x in nodes}
 
-    def gradients(self) -> dict[Value, float]:
-        """d root / d node for every node, added up in backward()'s order (so equal to it exactly); cached."""
-        if self._grads is None:
-            grad = {v: 0.0 for v in self.order}
-            grad[self.root] = 1.0
-            for v in reversed(self.order):
-                g = grad[v]
-                for child, local in zip(v.inputs, v.local_grads):
+    def gradients(self, among: list[Value] | None = None) -> dict[Value, float]:
+        """d root / d node for every node, added up in backward()'s order (so equal to it exactly); cached.
+
+        ``among``: when only these nodes' gradients are wanted (in ``order``, with every consumer of each: the
+        nodes between the root and one node), and the whole is not cached yet, just those, not cached.
+        """
+        if self._grads is not None:
+            return self._grads
+        part = among is not None and len(among) < len(self.order)
+        nodes = among if part else self.order
+        grad = dict.fromkeys(nodes, 0.0)
+        grad[self.root] = 1.0
+        for v in reversed(nodes):
+            g = grad[v]
+            for child, local in zip(v.inputs, v.local_grads):
+                if child in grad:
                     grad[child] += local * g
+        if not part:
             self._grads = grad
-        return self._grads
+        return grad
 
 
 def as_graph(x: Value | Graph, who: str = "graph") -> Graph:
