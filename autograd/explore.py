@@ -22,7 +22,7 @@ from .core.value import Value
 from .explain import explain
 from .render import KIND_NOTES, KINDS, STATES, dot_lines, dot_source, drawing_options, pipe, short_number, shown_names
 from .stepping import Backprop
-from .text import term_formula, visible
+from .text import format_number, term_formula, visible
 
 MAX_EXPLAINED_CHARS = 2_000_000  # explanation text one page holds in all; later nodes point to explain()
 _PAGE = Path(__file__).with_name("explore_page.html")
@@ -83,7 +83,7 @@ def explore(root: Value | Graph, *, grad: float = 1.0, rankdir: str = "LR", prec
     for s in shown:
         seen[s] = seen.get(s, 0) + 1
     keys = [s if seen[s] == 1 else f"{s} (v{i})" for i, s in enumerate(shown)]
-    steps, start = _steps(g, grad, precision)
+    steps, start, final = _steps(g, grad, precision)
     reserve = _reserve(order, steps, precision)
     svgs = {d: _svg(g, opts[d], reserve) for d in ("LR", "TB")}
     param_set = None if params is None else set(params)
@@ -91,6 +91,7 @@ def explore(root: Value | Graph, *, grad: float = 1.0, rankdir: str = "LR", prec
     for i, v in enumerate(order):
         nodes.append({"id": f"v{i}", "key": keys[i], "name": shown[i], "kind": g.kind(v, param_set),
                       "data": v.data, "dataText": short_number(v.data, precision),
+                      "grad": final[i], "gradText": format_number(final[i]),
                       "inputs": [index[x] for x in v.inputs], "op": v.op})
     edges = {}
     for i, v in enumerate(order):
@@ -111,8 +112,9 @@ def explore(root: Value | Graph, *, grad: float = 1.0, rankdir: str = "LR", prec
     return Explorer(g.root, page)
 
 
-def _steps(g: Graph, grad: float, precision: int) -> tuple[list[dict], str]:
-    """Every step of the pass as its pushes (this pass alone: grads start at 0); all grads restored after."""
+def _steps(g: Graph, grad: float, precision: int) -> tuple[list[dict], str, list[float]]:
+    """Every step of the pass as its pushes (this pass alone: grads start at 0), and every node's gradient at the
+    end of it, in ``g.order``; all grads restored after."""
     order, index = g.order, g.index
     saved = [(v, v.grad) for v in order]
     steps = []
@@ -135,10 +137,11 @@ def _steps(g: Graph, grad: float, precision: int) -> tuple[list[dict], str]:
             steps.append({"node": n, "grad": step.grad, "text": visible(str(step)),
                           "edges": [f"e{n}_{j}" for j in range(len(step.node.inputs))],
                           "received": list(received.values())})
+        final = [v.grad for v in order]
     finally:
         for v, old in saved:
             v.grad = old
-    return steps, start
+    return steps, start, final
 
 
 def _reserve(order: list[Value], steps: list[dict], precision: int) -> dict[Any, int]:

@@ -12,6 +12,7 @@ from conftest import build_mazur
 
 from autograd import Backprop, Graph, Value, explain, explore, topological_order
 from autograd.render import visible
+from autograd.text import format_number
 
 HOSTILE = {
     "script": "</script><script>alert(1)</script>",
@@ -104,9 +105,11 @@ def test_the_steps_are_backprop_s_steps_and_gradients_stay(net, dot_program):
     assert abs(dE_dw5 - 0.082167041) < 5e-10
 
 
-def test_every_value_node_has_its_explanation(net, dot_program):
+def test_every_value_node_has_its_explanation_and_final_gradient(net, dot_program):
     root = net["E_total"]
     data = data_of(explore(root).page)
+    for n, v in zip(data["nodes"], topological_order(root)):  # net holds one backward() pass: what the page shows
+        assert n["grad"] == v.grad and n["gradText"] == format_number(v.grad)
     for i, v in enumerate(topological_order(root)):
         assert data["explanations"][i] == visible(str(explain(root, v, collapse=True)))
     w1 = [n["key"] for n in data["nodes"]].index("w1")

@@ -115,6 +115,7 @@ def test_select_w1_shows_both_paths_and_the_total(browser, mazur_page):
     load(browser, path)
     text = js(browser, "return chainrule.select('w1')")
     assert text.startswith("w1") and "parameter" in text
+    assert "dE_total/dw1\n0.000438568\n" in text  # the leaf's gradient at the end of the pass (it has no step)
     assert "sum over 2 paths" in text and "path 1:" in text and "path 2:" in text
     assert "dE_total/dw1 = 0.000668396 + -0.000229828 = 0.000438568" in text  # the two paths and the total
     assert js(browser, "return document.getElementById('panel').innerText") == text
