@@ -36,7 +36,7 @@ def grad(output: Value | Graph, inputs: Value | Sequence[Value], create_graph: b
     made of ordinary ops.
     """
     if not isinstance(output, Value | Graph):
-        raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
+        raise TypeError(f"grad: output must be a Value or a Graph, got {type(output).__name__}")
     g = as_graph(output, "grad")
     output, order = g.root, g.order
     inputs = (inputs,) if isinstance(inputs, Value) else tuple(inputs)
