@@ -20,7 +20,18 @@ from typing import Any
 from .core.graph import Graph, as_graph
 from .core.value import Value
 from .explain import explain
-from .render import KIND_NOTES, KINDS, STATES, dot_lines, dot_source, drawing_options, pipe, short_number, shown_names
+from .render import (
+    KIND_NOTES,
+    KINDS,
+    STATES,
+    check_size,
+    dot_lines,
+    dot_source,
+    drawing_options,
+    pipe,
+    short_number,
+    shown_names,
+)
 from .stepping import Backprop
 from .text import format_number, term_formula, visible
 
@@ -76,7 +87,7 @@ def explore(root: Value | Graph, *, grad: float = 1.0, rankdir: str = "LR", prec
                         collapse=False, size=None) for d in ("LR", "TB")}
     if rankdir not in opts:
         drawing_options({"rankdir": rankdir})  # the same error as draw's for a wrong rankdir
-    dot_lines(g, opts["LR"])  # the size check before any work
+    check_size(g, opts["LR"])  # before any work
     order, names, index = g.order, g.names, g.index
     shown = [shown_names(g)[v] for v in order]
     seen: dict[str, int] = {}

@@ -160,7 +160,7 @@ def render_steps(root: Value | Graph, directory: str | Path, format: str = "svg"
         raise ValueError(f"render_steps: format must be 'svg' or 'png', got {format!r}")
     opts = drawing_options(options, collapse=False)
     g = as_graph(root, "render_steps")
-    dot_lines(g, opts)  # the size check, before any step or folder
+    check_size(g, opts)  # before any step or folder
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     bp = Backprop(g, grad)
@@ -225,13 +225,13 @@ def dot_lines(g: Graph, opts: _Options, frame: _Frame | None = None,
     (keys: a Value for its grad row, ``(Value, j)`` for its op's cell j) a least width in characters."""
     grad = (lambda v: v.grad) if frame is None else (lambda v: frame.grads.get(v, 0.0))
     reserve = reserve or {}
+    check_size(g, opts)
     order = g.order
     shown = shown_names(g)
     memo: dict = {}  # operand expressions, each written once for the whole picture
     if opts.collapse is not False:
         kept = g.kept(opts.collapse)
         nodes = [v for v in order if v in kept]
-        _check_size(len(nodes), opts)
         texts = FoldedTexts(g, kept)
 
         def operand(x: Value) -> tuple[str, int]:
@@ -244,7 +244,6 @@ def dot_lines(g: Graph, opts: _Options, frame: _Frame | None = None,
     else:  # one edge per operand position, each with its own term of the formula
         kept = g.nodes
         nodes = order
-        _check_size(len(nodes), opts)
         edges = [(FoldedEdge(v, x, local, ((v, x),)), term_formula(v, i, shown, limit=_MAX_FORMULA))
                  for v in order for i, (x, local) in enumerate(zip(v.inputs, v.local_grads))]
     lit_nodes, lit_edges = _highlighted(g, opts.highlight)
@@ -342,7 +341,9 @@ def shown_names(g: Graph) -> dict[Value, str]:
     return shown
 
 
-def _check_size(n: int, opts: _Options) -> None:
+def check_size(g: Graph, opts: _Options) -> None:
+    """A ValueError when the picture of ``g`` under ``opts`` would hold more than ``opts.max_nodes`` nodes."""
+    n = len(g) if opts.collapse is False else len(g.kept(opts.collapse))
     if n > opts.max_nodes:
         hint = "draw a subgraph (an intermediate Value as root)"
         if opts.collapse is False:
