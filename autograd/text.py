@@ -610,6 +610,18 @@ _MAKERS = {"+": _add, "-": _sub, "*": _mul, "/": _div, "^": _pow}
 
 # -- printing ---------------------------------------------------------------------------------------
 _SPINES = {"+": ("+", "-"), "-": ("+", "-"), "*": ("*", "/"), "/": ("*", "/")}  # left-associative families
+def _spine(t: tuple) -> tuple[object, list[tuple[str, object]]]:
+    """``a + b - c`` (a left-deep tree of one precedence family) as ``a`` and ``[("+", b), ("-", c)]``, walked
+    without recursion, so that a sum or product of any length prints."""
+    family = _SPINES[t[0]]
+    rights = []
+    while isinstance(t, tuple) and t[0] in family:
+        rights.append((t[0], t[2]))
+        t = t[1]
+    rights.reverse()
+    return t, rights
+
+
 _NEEDS = {"+": (SUM, SUM, SUM), "-": (SUM, SUM, PRODUCT), "*": (PRODUCT, PRODUCT, PRODUCT),
           "/": (PRODUCT, PRODUCT, POWER), "^": (POWER, ATOM, ATOM)}  # op: (own precedence, left, right)
 
@@ -631,13 +643,10 @@ def _print(t: object) -> Text:
         if not (isinstance(left, tuple) and left[0] in family):  # one operator, the common case
             prec, need_left, need_right = _NEEDS[kind]
             return f"{wrap(_print(left), need_left)} {kind} {wrap(_print(t[2]), need_right)}", prec
-        rights = []
-        while isinstance(t, tuple) and t[0] in family:
-            rights.append((t[0], t[2]))
-            t = t[1]
+        t, rights = _spine(t)
         prec = _NEEDS[kind][0]
         parts = [wrap(_print(t), prec)]
-        for op, right in reversed(rights):
+        for op, right in rights:
             parts.append(f" {op} {wrap(_print(right), _NEEDS[op][2])}")
         return "".join(parts), prec
     if kind == "^":
@@ -748,16 +757,12 @@ def tex_tree(t: object) -> Text:
     if kind == "atom":
         return (tex_name(t[1]) if t[2] == ATOM else rf"\text{{{tex_text(t[1])}}}"), t[2]
     if kind in _SPINES:
-        family = _SPINES[kind]
-        rights = []
-        while isinstance(t, tuple) and t[0] in family:
-            rights.append((t[0], t[2]))
-            t = t[1]
+        t, rights = _spine(t)
         prec = _NEEDS[kind][0]
         if kind == "/" and len(rights) == 1:
             return rf"\frac{{{tex_tree(t)[0]}}}{{{tex_tree(rights[0][1])[0]}}}", PRODUCT
         parts = [wrapped(t, prec)]
-        for op, right in reversed(rights):
+        for op, right in rights:
             sign = {"*": r" \cdot ", "/": " / "}.get(op, f" {op} ")
             parts.append(sign + wrapped(right, _NEEDS[op][2]))
         return "".join(parts), prec
